@@ -1,0 +1,50 @@
+// Per-segment exact EDT against a brute-force definition.
+#include <ATen/ATen.h>
+#include <gtest/gtest.h>
+
+#include <random>
+
+#include "boundseg/ops/distance_transform.h"
+#include "reference/naive_boundary.h"
+#include "support/golden.h"
+
+namespace boundseg {
+namespace {
+
+TEST(SegmentDistanceTransform, MatchesBruteForceOnRandomMaps) {
+  std::mt19937 rng(5);
+  for (int trial = 0; trial < 40; ++trial) {
+    const int h = 1 + rng() % 24, w = 1 + rng() % 24, classes = 1 + rng() % 4;
+    const int block = 1 + rng() % 6;
+    std::vector<int64_t> labels(h * w);
+    std::vector<int64_t> seeds(((h + block - 1) / block) * ((w + block - 1) / block));
+    for (auto& s : seeds) s = rng() % classes;
+    const int bw = (w + block - 1) / block;
+    for (int y = 0; y < h; ++y)
+      for (int x = 0; x < w; ++x) labels[y * w + x] = seeds[(y / block) * bw + x / block];
+    const auto expected = reference::segment_distance(labels, h, w);
+    const at::Tensor got = ops::segment_distance_transform(at::from_blob(labels.data(), {h, w}, at::kLong));
+    for (int i = 0; i < h * w; ++i) ASSERT_EQ(got.data_ptr<float>()[i], expected[i]) << "trial " << trial << " px " << i;
+  }
+}
+
+TEST(SegmentDistanceTransform, SingleSegmentMeasuresToPhantomPixelLikeScipy) {
+  const at::Tensor got = ops::segment_distance_transform(at::full({3, 4}, 7, at::kByte));
+  EXPECT_FLOAT_EQ(got[0][0].item<float>(), 1.0f);
+  EXPECT_FLOAT_EQ(got[2][3].item<float>(), std::sqrt(9.0f + 9.0f));
+}
+
+TEST(SegmentDistanceTransform, BorderIsNotABoundary) {
+  at::Tensor labels = at::zeros({5, 5}, at::kInt);
+  labels[4][4] = 1;
+  const at::Tensor got = ops::segment_distance_transform(labels);
+  EXPECT_FLOAT_EQ(got[0][0].item<float>(), std::sqrt(32.0f));
+  EXPECT_FLOAT_EQ(got[4][4].item<float>(), 1.0f);
+}
+
+TEST(SegmentDistanceTransform, RejectsFloatLabels) {
+  BOUNDSEG_EXPECT_THROWS_WITH(ops::segment_distance_transform(at::zeros({2, 2})), "integer label map");
+}
+
+}  // namespace
+}  // namespace boundseg
