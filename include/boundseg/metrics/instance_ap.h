@@ -26,8 +26,10 @@ struct InstancePredictionLine {
 /// Parses a Cityscapes instance result file (formats.md §4, metrics.md §4.1):
 /// exactly three single-space-separated tokens per line; label id parsed as
 /// int(float(token)); unknown label ids are errors; known non-instance ids are
-/// dropped with a warning in `warnings`; duplicate mask paths: last line wins,
-/// first position kept.
+/// dropped with a warning in `warnings` (stderr when null); duplicate mask
+/// paths: last line wins, first position kept (labels are checked after that,
+/// as upstream does). A kept line whose mask file is missing is an error.
+/// mask_path is absolute and lexically normalised (upstream os.path.abspath).
 std::vector<InstancePredictionLine> read_cityscapes_prediction_txt(const std::filesystem::path& txt,
                                                                    std::vector<std::string>* warnings = nullptr);
 
@@ -63,6 +65,9 @@ struct InstanceImageMatches {
   };
   std::vector<Gt> gts;               ///< all GT segments of the 8 instance classes, ascending id
   std::vector<Prediction> predictions;  ///< in input order
+  /// Whether the boundary counts were computed (InstanceApOptions::boundary);
+  /// evaluate_instance_ap(kBoundary) rejects images without them.
+  bool has_boundary = false;
 };
 
 /// Streams one image: construct from the GT instanceIds map (CV_16U or CV_32S),
@@ -75,7 +80,8 @@ class InstanceMatcher {
   InstanceMatcher(const InstanceMatcher&) = delete;
   InstanceMatcher& operator=(const InstanceMatcher&) = delete;
   /// Predictions of a label id that is not an instance class, or with an empty
-  /// mask, are ignored (as the reference does).
+  /// mask, are ignored (as the reference does). A mask of another size than
+  /// the GT, of another type, or a NaN confidence is an error.
   void add_prediction(int label_id, double confidence, const cv::Mat& mask);
   InstanceImageMatches finish();
 

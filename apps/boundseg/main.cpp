@@ -1,0 +1,38 @@
+// boundseg: the command-line tool. Exit codes: 0 ok, 1 runtime failure
+// (bad input data included), 2 usage error.
+#include <ATen/Parallel.h>
+#include <c10/util/Exception.h>
+
+#include <cstdio>
+#include <vector>
+
+#include "boundseg/core/error.h"
+#include "commands.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"boundseg: segmentation boundaries done right (evaluation, boundary ops, refinement)"};
+  app.require_subcommand(1);
+  int threads = 0;
+  app.add_option("--threads", threads, "Worker threads (default: all cores)")->check(CLI::NonNegativeNumber);
+  const std::vector<boundseg::cli::Command> commands = {boundseg::cli::add_eval(app), boundseg::cli::add_demo(app), boundseg::cli::add_synth(app)};
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+  if (threads > 0) at::set_num_threads(threads);
+  try {
+    for (const auto& command : commands)
+      if (command.app->parsed()) return command.run();
+  } catch (const boundseg::Error& e) {
+    std::fprintf(stderr, "%s\n", e.what());
+    return 1;
+  } catch (const c10::Error& e) {
+    std::fprintf(stderr, "%s\n", e.what_without_backtrace());
+    return 1;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "boundseg: %s\n", e.what());
+    return 1;
+  }
+  return 2;
+}

@@ -1,0 +1,350 @@
+// Dataset discovery and the streaming evaluation pass.
+#include "boundseg/metrics/evaluator.h"
+
+#include <ATen/Parallel.h>
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <limits>
+#include <map>
+#include <regex>
+#include <set>
+
+#include "boundseg/core/error.h"
+#include "boundseg/core/progress.h"
+#include "boundseg/data/cityscapes_labels.h"
+#include "boundseg/io/png.h"
+#include "ops/boundary/boundary_kernels.h"
+
+namespace boundseg::metrics {
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+// <city>_<seq:6>_<frame:6> at the start of a Cityscapes file name.
+const std::regex& cityscapes_prefix() {
+  static const std::regex re(R"(^(.+?_\d{6}_\d{6})_)");
+  return re;
+}
+
+std::string cityscapes_key(const std::string& filename) {
+  std::smatch m;
+  return std::regex_search(filename, m, cityscapes_prefix()) ? m[1].str() : std::string();
+}
+
+bool is_gt_file(const std::string& filename) {
+  return filename.find("_gtFine_") != std::string::npos || filename.find("_gtCoarse_") != std::string::npos;
+}
+
+bool has_suffix(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+void require_directory(const fs::path& dir, const std::string& argument) {
+  std::error_code ec;
+  require(fs::is_directory(dir, ec), "eval", argument + " '" + dir.string() + "'", "be an existing directory",
+          [&] { return fs::exists(dir, ec) ? "a file" : "no such directory"; });
+}
+
+// All regular files below dir, sorted for reproducible pairing.
+std::vector<fs::path> list_files(const fs::path& dir, const std::string& extension) {
+  std::vector<fs::path> files;
+  for (const auto& entry : fs::recursive_directory_iterator(dir, fs::directory_options::follow_directory_symlink)) {
+    if (entry.is_regular_file() && entry.path().extension() == extension) files.push_back(entry.path());
+  }
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
+std::string join_names(const std::vector<fs::path>& files) {
+  std::string s;
+  for (size_t i = 0; i < files.size() && i < 4; ++i) s += (i ? ", " : "") + files[i].string();
+  if (files.size() > 4) s += ", ...";
+  return s;
+}
+
+// Mask PNGs listed in result txts: never semantic predictions.
+std::set<fs::path> masks_listed_in(const std::vector<fs::path>& txts) {
+  std::set<fs::path> masks;
+  for (const auto& txt : txts) {
+    std::ifstream in(txt);
+    std::string line;
+    while (std::getline(in, line)) {
+      const auto space = line.find(' ');
+      if (space == std::string::npos) continue;
+      masks.insert(fs::weakly_canonical(txt.parent_path() / line.substr(0, space)));
+    }
+  }
+  return masks;
+}
+
+}  // namespace
+
+std::vector<EvalSample> discover_samples(const DiscoverOptions& o) {
+  require_directory(o.gt_dir, "--gt");
+  if (!o.pred_dir.empty()) require_directory(o.pred_dir, "--pred");
+  if (!o.instance_dir.empty()) require_directory(o.instance_dir, "--instances");
+  const auto gt_pngs = list_files(o.gt_dir, ".png");
+  const std::string gt_suffix =
+      o.protocol == Protocol::kCityscapes ? "_labelIds.png" : "_labelTrainIds.png";
+  // Cityscapes naming if any GT file follows it; otherwise identical stems.
+  std::vector<fs::path> gts;
+  for (const auto& p : gt_pngs)
+    if (is_gt_file(p.filename().string()) && has_suffix(p.filename().string(), gt_suffix)) gts.push_back(p);
+  const bool cityscapes_names = !gts.empty();
+  if (!cityscapes_names) {
+    require(o.protocol == Protocol::kTrainId, "eval", "--gt '" + o.gt_dir.string() + "'",
+            "contain Cityscapes ground truth (*_gtFine_labelIds.png) for --protocol cityscapes",
+            [&] { return gt_pngs.empty() ? std::string("no PNG files") : std::to_string(gt_pngs.size()) + " PNG files without that name"; });
+    gts = gt_pngs;
+  }
+  require(!gts.empty(), "eval", "--gt '" + o.gt_dir.string() + "'", "contain ground-truth PNG files",
+          [] { return "an empty directory"; });
+
+  std::vector<fs::path> txts;
+  if (!o.instance_dir.empty()) {
+    for (const auto& t : list_files(o.instance_dir, ".txt"))
+      if (!cityscapes_key(t.filename().string()).empty()) txts.push_back(t);
+  }
+  // Index prediction candidates by pairing key.
+  std::map<std::string, std::vector<fs::path>> preds, results;
+  if (!o.pred_dir.empty()) {
+    const std::set<fs::path> masks = masks_listed_in(txts);
+    for (const auto& p : list_files(o.pred_dir, ".png")) {
+      const std::string name = p.filename().string();
+      if (is_gt_file(name) || masks.count(fs::weakly_canonical(p))) continue;
+      const std::string key = cityscapes_names ? cityscapes_key(name) : p.stem().string();
+      if (!key.empty()) preds[key].push_back(p);
+    }
+  }
+  for (const auto& t : txts) results[cityscapes_key(t.filename().string())].push_back(t);
+
+  std::vector<EvalSample> samples;
+  std::set<std::string> seen;
+  for (const auto& gt : gts) {
+    EvalSample s;
+    s.gt = gt;
+    s.name = cityscapes_names ? cityscapes_key(gt.filename().string()) : gt.stem().string();
+    require(seen.insert(s.name).second, "eval", "the ground truth '" + gt.string() + "'",
+            "have a unique name under --gt", [&] { return "a second file named '" + s.name + "'"; });
+    if (cityscapes_names) {
+      std::string inst = gt.filename().string();
+      inst.replace(inst.rfind(gt_suffix), gt_suffix.size(),
+                   o.protocol == Protocol::kCityscapes ? "_instanceIds.png" : "_instanceTrainIds.png");
+      if (fs::exists(gt.parent_path() / inst)) s.gt_instances = gt.parent_path() / inst;
+    }
+    if (!o.pred_dir.empty()) {
+      const auto& found = preds[s.name];
+      require(found.size() == 1, "eval", "the prediction for '" + gt.string() + "'",
+              "be exactly one PNG named '" + s.name + (cityscapes_names ? "*.png'" : ".png'") + " under --pred '" +
+                  o.pred_dir.string() + "'",
+              [&] { return found.empty() ? std::string("none") : std::to_string(found.size()) + " (" + join_names(found) + ")"; });
+      s.prediction = found.front();
+    }
+    if (!o.instance_dir.empty()) {
+      const auto& found = results[s.name];
+      require(found.size() == 1, "eval", "the instance results for '" + gt.string() + "'",
+              "be exactly one '" + s.name + "*.txt' under --instances '" + o.instance_dir.string() + "'",
+              [&] { return found.empty() ? std::string("none") : std::to_string(found.size()) + " (" + join_names(found) + ")"; });
+      s.instance_txt = found.front();
+    }
+    samples.push_back(std::move(s));
+  }
+  return samples;
+}
+
+// ---------------------------------------------------------------------------
+// The evaluation pass
+
+namespace {
+
+struct ImageStats {
+  CityscapesPixelStats cityscapes;
+  TrainIdPixelStats train_ids;
+  std::vector<BoundaryIouStats> boundary_iou;
+  BoundaryFImage boundary_f;
+  InstanceImageMatches instances;
+  std::vector<std::string> warnings;
+};
+
+cv::Mat read_label_map(const fs::path& path, Protocol protocol) {
+  cv::Mat m = io::read_label_png(path);
+  if (protocol == Protocol::kCityscapes) {
+    require(m.depth() == CV_8U, "eval", "the label map '" + path.string() + "'",
+            "be an 8-bit PNG of Cityscapes label ids", [] { return "a 16-bit PNG"; });
+  }
+  return m;
+}
+
+ImageStats process_image(const EvalSample& s, const EvalOptions& o, const ClassMapping& mapping,
+                         bool with_iiou) {
+  ImageStats r;
+  const std::string source = s.gt.string();
+  const cv::Mat gt = read_label_map(s.gt, o.protocol);
+  const bool semantic = o.pixel || o.boundary_iou || o.boundary_f;
+  cv::Mat pred;
+  if (semantic) {
+    pred = read_label_map(s.prediction, o.protocol);
+    require(pred.size() == gt.size(), "eval", "the prediction '" + s.prediction.string() + "'",
+            "have the size of its ground truth '" + source + "' (" + std::to_string(gt.cols) + "x" +
+                std::to_string(gt.rows) + ")",
+            [&] { return std::to_string(pred.cols) + "x" + std::to_string(pred.rows); });
+  }
+  cv::Mat instances;
+  if ((with_iiou && o.pixel) || o.instance_ap) instances = io::read_label_png(s.gt_instances);
+  if (o.protocol == Protocol::kCityscapes) {
+    if (o.pixel) accumulate_cityscapes_pixels(gt, pred, with_iiou ? instances : cv::Mat(), r.cityscapes, source);
+  } else {
+    r.train_ids = TrainIdPixelStats(o.num_classes);
+    if (semantic) accumulate_train_id_pixels(gt, pred, o.ignore_index, r.train_ids, source);
+  }
+  if (semantic && (o.boundary_iou || o.boundary_f)) {
+    require(gt.depth() == CV_8U, "eval", "the ground truth '" + source + "'",
+            "be an 8-bit label map for boundary metrics", [] { return "a 16-bit map"; });
+  }
+  if (o.boundary_iou) {
+    for (double ratio : o.boundary_iou_ratios) {
+      BoundaryIouStats stats(mapping.num_classes);
+      accumulate_boundary_iou(gt, pred, mapping, detail::band_width(ratio, gt.rows, gt.cols), stats);
+      r.boundary_iou.push_back(std::move(stats));
+    }
+  }
+  if (o.boundary_f) r.boundary_f = boundary_f_image(gt, pred, mapping, o.boundary_f_thresholds);
+  if (o.instance_ap) {
+    InstanceApOptions ap_options;
+    ap_options.boundary_dilation_ratio = o.ap_boundary_ratio;
+    InstanceMatcher matcher(instances, ap_options);
+    for (const auto& line : read_cityscapes_prediction_txt(s.instance_txt, &r.warnings)) {
+      const cv::Mat mask = io::read_label_png(line.mask_path);
+      require(mask.size() == gt.size(), "eval", "the instance mask '" + line.mask_path.string() + "'",
+              "have the size of its ground truth '" + source + "'",
+              [&] { return std::to_string(mask.cols) + "x" + std::to_string(mask.rows); });
+      matcher.add_prediction(line.label_id, line.confidence, mask);
+    }
+    r.instances = matcher.finish();
+  }
+  return r;
+}
+
+}  // namespace
+
+EvalResult evaluate(const std::vector<EvalSample>& samples, const EvalOptions& o) {
+  require(!samples.empty(), "eval", "the dataset", "contain at least one image", [] { return "none"; });
+  const bool cityscapes = o.protocol == Protocol::kCityscapes;
+  const ClassMapping mapping =
+      cityscapes ? ClassMapping::cityscapes_label_ids() : ClassMapping::train_ids(o.num_classes, o.ignore_index);
+  EvalResult result;
+  result.protocol = o.protocol;
+  result.num_images = static_cast<int64_t>(samples.size());
+  if (cityscapes) {
+    for (int id : cityscapes::train_id_to_id()) result.class_names.push_back(cityscapes::labels()[id].name);
+  } else {
+    require(o.class_names.empty() || int64_t(o.class_names.size()) == o.num_classes, "eval", "the class names",
+            "number --num-classes (" + std::to_string(o.num_classes) + ")",
+            [&] { return std::to_string(o.class_names.size()) + " names"; });
+    for (int64_t c = 0; c < o.num_classes; ++c)
+      result.class_names.push_back(o.class_names.empty() ? "class_" + std::to_string(c) : o.class_names[c]);
+  }
+  const bool semantic = o.pixel || o.boundary_iou || o.boundary_f;
+  bool with_iiou = cityscapes && o.pixel;
+  for (const auto& s : samples) {
+    require(!semantic || !s.prediction.empty(), "eval", "the prediction for '" + s.gt.string() + "'",
+            "be given for semantic metrics", [] { return "none (pass --pred)"; });
+    if (o.instance_ap) {
+      require(cityscapes, "eval", "--metrics ap", "be used with --protocol cityscapes", [] { return "trainid"; });
+      require(!s.instance_txt.empty(), "eval", "the instance results for '" + s.gt.string() + "'",
+              "be given for --metrics ap", [] { return "none (pass --instances)"; });
+      require(!s.gt_instances.empty(), "eval", "the instance ground truth for '" + s.gt.string() + "'",
+              "exist (*_gtFine_instanceIds.png beside the labelIds) for --metrics ap", [] { return "none"; });
+    }
+    if (s.gt_instances.empty()) with_iiou = false;
+  }
+  if (cityscapes && o.pixel && !with_iiou)
+    result.warnings.push_back("iIoU not computed: some images have no *_gtFine_instanceIds.png");
+
+  CityscapesPixelStats cs_total;
+  TrainIdPixelStats tid_total(o.num_classes);
+  std::vector<BoundaryIouStats> biou_total(o.boundary_iou_ratios.size(), BoundaryIouStats(mapping.num_classes));
+  BoundaryFStats bf_total(static_cast<int64_t>(o.boundary_f_thresholds.size()), mapping.num_classes);
+  std::vector<InstanceImageMatches> matches;
+
+  // Images are processed in parallel in chunks and reduced in order: memory
+  // stays bounded by one chunk and the sums do not depend on thread count.
+  ProgressBar progress("eval", result.num_images, o.progress);
+  const int64_t chunk = std::max<int64_t>(4 * at::get_num_threads(), 8);
+  for (int64_t begin = 0; begin < result.num_images; begin += chunk) {
+    const int64_t end = std::min(result.num_images, begin + chunk);
+    std::vector<ImageStats> stats(end - begin);
+    at::parallel_for(begin, end, 1, [&](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i) {
+        stats[i - begin] = process_image(samples[i], o, mapping, with_iiou);
+        progress.advance();
+      }
+    });
+    for (auto& s : stats) {
+      cs_total += s.cityscapes;
+      if (!cityscapes) tid_total += s.train_ids;
+      for (size_t r = 0; r < biou_total.size(); ++r) biou_total[r] += s.boundary_iou[r];
+      if (o.boundary_f) bf_total.add(s.boundary_f);
+      if (o.instance_ap) matches.push_back(std::move(s.instances));
+      for (auto& w : s.warnings) result.warnings.push_back(std::move(w));
+    }
+  }
+  progress.finish();
+
+  if (o.pixel) {
+    result.has_pixel = true;
+    if (cityscapes) {
+      const CityscapesPixelScores s = cityscapes_pixel_scores(cs_total);
+      result.confusion = cs_total.confusion;
+      for (int id : cityscapes::train_id_to_id()) {
+        result.class_iou.push_back(s.class_iou[id]);
+        result.class_iiou.push_back(with_iiou ? s.class_iiou[id] : kNaN);
+      }
+      // The 7 scored categories (void is entirely ignored).
+      for (int k = 1; k < cityscapes::kNumCategories; ++k) {
+        result.category_names.push_back(cityscapes::category_names()[k]);
+        result.category_iou.push_back(s.category_iou[k]);
+        result.category_iiou.push_back(with_iiou ? s.category_iiou[k] : kNaN);
+      }
+      result.has_iiou = with_iiou;
+      result.miou = s.miou;
+      result.iiou = with_iiou ? s.iiou : kNaN;
+      result.category_miou = s.category_miou;
+      result.category_iiou_mean = with_iiou ? s.category_iiou_mean : kNaN;
+    } else {
+      const TrainIdPixelScores s = train_id_pixel_scores(tid_total, o.zero_union);
+      result.confusion = tid_total.confusion;
+      result.class_iou = s.class_iou;
+      result.class_accuracy = s.class_accuracy;
+      result.class_dice = s.class_dice;
+      result.miou = s.miou;
+      result.macc = s.macc;
+      result.aacc = s.aacc;
+      result.fwiou = s.fwiou;
+      result.mdice = s.mdice;
+    }
+  }
+  if (o.boundary_iou) {
+    result.boundary_iou_ratios = o.boundary_iou_ratios;
+    for (const auto& stats : biou_total) result.boundary_iou.push_back(boundary_iou_scores(stats));
+  }
+  if (o.boundary_f) {
+    result.boundary_f_thresholds = o.boundary_f_thresholds;
+    result.boundary_f = boundary_f_scores(bf_total);
+  }
+  if (o.instance_ap) {
+    InstanceApOptions ap_options;
+    ap_options.boundary_dilation_ratio = o.ap_boundary_ratio;
+    result.has_ap = true;
+    result.ap_boundary_ratio = o.ap_boundary_ratio;
+    result.ap = evaluate_instance_ap(matches, InstanceOverlap::kMask, ap_options);
+    result.boundary_ap = evaluate_instance_ap(matches, InstanceOverlap::kBoundary, ap_options);
+  }
+  return result;
+}
+
+}  // namespace boundseg::metrics

@@ -1,0 +1,160 @@
+// End-to-end runs of the boundseg binary: the normal workflow and bad input.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include <opencv2/core.hpp>
+
+#include "boundseg/io/atomic_file.h"
+#include "boundseg/io/png.h"
+#include "support/golden.h"
+
+namespace boundseg {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct CliRun {
+  int exit_code;
+  std::string output;  // stdout and stderr
+};
+
+CliRun run_cli(const std::string& args) {
+  const char* cli = std::getenv("BOUNDSEG_CLI");
+  EXPECT_NE(cli, nullptr) << "BOUNDSEG_CLI must name the boundseg binary (ctest sets it)";
+  const std::string command = std::string(cli ? cli : "boundseg") + " " + args + " 2>&1";
+  FILE* pipe = popen(command.c_str(), "r");
+  std::string output;
+  std::array<char, 4096> buffer;
+  while (size_t n = std::fread(buffer.data(), 1, buffer.size(), pipe)) output.append(buffer.data(), n);
+  const int status = pclose(pipe);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
+}
+
+// A small synthetic Cityscapes tree shared by the tests of this file.
+class CliTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    root_ = new testing::TempDir();
+    const CliRun r = run_cli("synth --out " + data().string() + " --n 3 --size 96x192");
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+  }
+  static void TearDownTestSuite() { delete root_; }
+  static fs::path data() { return root_->path() / "data"; }
+  // A private copy of the semantic predictions that a test may break.
+  fs::path copy_predictions(const std::string& name) {
+    const fs::path dst = root_->path() / name;
+    fs::copy(data() / "pred" / "semantic", dst, fs::copy_options::recursive);
+    return dst;
+  }
+  std::string eval_args(const fs::path& pred, const fs::path& json) {
+    return "eval --quiet --gt " + (data() / "gtFine").string() + " --pred " + pred.string() + " --json " + json.string();
+  }
+  static testing::TempDir* root_;
+};
+testing::TempDir* CliTest::root_ = nullptr;
+
+TEST_F(CliTest, EvalWritesTableAndJsonWithEveryMetric) {
+  const fs::path json = root_->path() / "out" / "results.json";
+  const CliRun r = run_cli(eval_args(data() / "pred" / "semantic", json) + " --instances " +
+                        (data() / "pred" / "instances").string());
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("mIoU"), std::string::npos);
+  EXPECT_NE(r.output.find("BIoU@0.02"), std::string::npos);
+  const auto j = nlohmann::json::parse(io::read_file(json, "test"));
+  for (const char* key : {"mIoU", "class_iou", "category_iou", "iIoU", "boundary_iou", "boundary_f", "AP", "AP50",
+                          "boundary_AP"})
+    EXPECT_TRUE(j.contains(key)) << key;
+  for (const char* key : {"mIoU", "iIoU", "AP", "AP50", "boundary_AP"}) {
+    const double v = j[key].get<double>();
+    EXPECT_GE(v, 0.0) << key;
+    EXPECT_LE(v, 1.0) << key;
+  }
+  EXPECT_LT(j["boundary_iou"]["0.005"]["mean"].get<double>(), j["mIoU"].get<double>())
+      << "synthetic predictions are wrong mostly at boundaries";
+  EXPECT_EQ(j["num_images"].get<int>(), 3);
+}
+
+TEST_F(CliTest, DemoWritesMetricsAndThePicture) {
+  const fs::path out = root_->path() / "demo";
+  const CliRun r = run_cli("demo --quiet --out " + out.string() + " --images 2 --size 64x128");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_TRUE(fs::exists(out / "results.json"));
+  const cv::Mat picture = io::read_color_image(out / "boundary_errors.png");
+  EXPECT_GE(picture.cols, 3 * 128);
+}
+
+void expect_failure(const CliRun& r, const std::string& message, const fs::path& json) {
+  EXPECT_NE(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find(message), std::string::npos) << r.output;
+  EXPECT_FALSE(fs::exists(json)) << "no partial JSON may be left behind";
+}
+
+TEST_F(CliTest, TruncatedPredictionFailsNamingTheFile) {
+  const fs::path pred = copy_predictions("truncated");
+  const fs::path victim = pred / "bochum_000001_000019_leftImg8bit.png";
+  const std::string bytes = io::read_file(victim, "test");
+  io::write_file_atomic(victim, bytes.substr(0, bytes.size() / 3));
+  const fs::path json = root_->path() / "truncated.json";
+  expect_failure(run_cli(eval_args(pred, json)),
+                 "the label file '" + victim.string() + "' must be a complete, valid PNG", json);
+}
+
+TEST_F(CliTest, NonPngColourAndMisSizedPredictionsFail) {
+  const fs::path json = root_->path() / "bad.json";
+  fs::path pred = copy_predictions("notpng");
+  io::write_file_atomic(pred / "aachen_000000_000019_leftImg8bit.png", "GIF89a, not a png");
+  expect_failure(run_cli(eval_args(pred, json)), "must be a PNG image, but got a file without the PNG signature", json);
+
+  pred = copy_predictions("colour");
+  io::write_png(pred / "aachen_000000_000019_leftImg8bit.png", cv::Mat(96, 192, CV_8UC3, cv::Scalar(128, 64, 128)));
+  expect_failure(run_cli(eval_args(pred, json)), "labels must be ids, not colours", json);
+
+  pred = copy_predictions("small");
+  io::write_png(pred / "aachen_000000_000019_leftImg8bit.png", cv::Mat(48, 96, CV_8UC1, cv::Scalar(7)));
+  expect_failure(run_cli(eval_args(pred, json)), "(192x96), but got 96x48", json);
+}
+
+TEST_F(CliTest, OutOfRangeIdsAndUnpairedFilesFail) {
+  const fs::path json = root_->path() / "range.json";
+  fs::path pred = copy_predictions("range");
+  cv::Mat train_ids(96, 192, CV_8UC1, cv::Scalar(13));
+  train_ids.at<uint8_t>(5, 9) = 255;
+  io::write_png(pred / "cologne_000002_000019_leftImg8bit.png", train_ids);
+  expect_failure(run_cli(eval_args(pred, json)), "but got value 255 at pixel (x=9, y=5)", json);
+
+  pred = copy_predictions("unpaired");
+  fs::remove(pred / "cologne_000002_000019_leftImg8bit.png");
+  expect_failure(run_cli(eval_args(pred, json)), "must be exactly one PNG named 'cologne_000002_000019*.png'", json);
+}
+
+TEST_F(CliTest, EmptyDirectoriesAndUsageErrorsFail) {
+  const fs::path json = root_->path() / "empty.json";
+  const fs::path empty = root_->path() / "empty_gt";
+  fs::create_directories(empty);
+  const CliRun r = run_cli("eval --quiet --gt " + empty.string() + " --pred " + empty.string() + " --json " + json.string());
+  expect_failure(r, "must contain Cityscapes ground truth", json);
+  EXPECT_EQ(r.exit_code, 1);
+  const CliRun usage = run_cli("eval --no-such-flag");
+  EXPECT_EQ(usage.exit_code, 2);
+  expect_failure(run_cli(eval_args(data() / "pred" / "semantic", json) + " --metrics miou,dice"),
+                 "--metrics must list names from miou, biou, bf, ap, but got 'dice'", json);
+}
+
+TEST_F(CliTest, FailureKeepsAnEarlierJsonIntact) {
+  const fs::path json = root_->path() / "keep.json";
+  io::write_file_atomic(json, "{\"earlier\": true}\n");
+  const fs::path pred = copy_predictions("keep");
+  fs::remove(pred / "aachen_000000_000019_leftImg8bit.png");
+  const CliRun r = run_cli(eval_args(pred, json));
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_EQ(io::read_file(json, "test"), "{\"earlier\": true}\n");
+}
+
+}  // namespace
+}  // namespace boundseg
