@@ -117,15 +117,15 @@ struct ClassBoundaries {
         // seg2bmap compares with the right, bottom and bottom-right neighbours
         // inside the image; class c has a boundary bit here iff c occurs among
         // those values and they are not all equal.
+        const int16_t v = row[x];
+        const bool right = x + 1 < w;
+        if ((!right || row[x + 1] == v) && (!below || (below[x] == v && (!right || below[x + 1] == v)))) continue;
         int16_t values[4];
         int n = 0;
-        values[n++] = row[x];
-        if (x + 1 < w) values[n++] = row[x + 1];
+        values[n++] = v;
+        if (right) values[n++] = row[x + 1];
         if (below) values[n++] = below[x];
-        if (below && x + 1 < w) values[n++] = below[x + 1];
-        bool uniform = true;
-        for (int i = 1; i < n; ++i) uniform &= values[i] == values[0];
-        if (uniform) continue;
+        if (below && right) values[n++] = below[x + 1];
         for (int i = 0; i < n; ++i)
           if (values[i] >= 0) set(values[i], y, x);
       }

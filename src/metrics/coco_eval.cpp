@@ -58,11 +58,12 @@ std::string counts_problem(const Rle& rle) {
   return {};
 }
 
-void check_rle(const Rle& rle, const char* what, const std::string& argument) {
-  check_shape(rle.height, rle.width, what, argument + " size");
+void check_rle(const Rle& rle, const char* what, const std::string& size_argument,
+               const std::string& counts_argument) {
+  check_shape(rle.height, rle.width, what, size_argument);
   const std::string problem = counts_problem(rle);
   if (!problem.empty())
-    fail(what, argument + " counts",
+    fail(what, counts_argument,
          "be non-empty and sum to height * width = " + std::to_string(pixel_count(rle)), problem);
 }
 
@@ -268,10 +269,10 @@ Rle polygon_to_rle(const std::vector<double>& xy, int64_t height, int64_t width)
 Rle merge_union(const std::vector<Rle>& rles) {
   Rle merged = rles.front();
   for (size_t i = 1; i < rles.size(); ++i) {
-    const std::vector<uint32_t>& A = merged.counts;
-    const std::vector<uint32_t>& B = rles[i].counts;
+    const std::vector<uint32_t>& lhs = merged.counts;
+    const std::vector<uint32_t>& rhs = rles[i].counts;
     std::vector<uint32_t> out;
-    uint64_t ca = A[0], cb = B[0], cc = 0, ct = 1;
+    uint64_t ca = lhs[0], cb = rhs[0], cc = 0, ct = 1;
     size_t ia = 1, ib = 1;
     bool v = false, va = false, vb = false;
     while (ct > 0) {
@@ -279,14 +280,14 @@ Rle merge_union(const std::vector<Rle>& rles) {
       cc += c;
       ct = 0;
       ca -= c;
-      if (ca == 0 && ia < A.size()) {
-        ca = A[ia++];
+      if (ca == 0 && ia < lhs.size()) {
+        ca = lhs[ia++];
         va = !va;
       }
       ct += ca;
       cb -= c;
-      if (cb == 0 && ib < B.size()) {
-        cb = B[ib++];
+      if (cb == 0 && ib < rhs.size()) {
+        cb = rhs[ib++];
         vb = !vb;
       }
       ct += cb;
@@ -316,9 +317,9 @@ bool boxes_overlap(const Box& d, const Box& g) {
 double pair_iou(const Rle& dt, const Box& dt_box, const Rle& gt, const Box& gt_box, bool crowd) {
   if (!boxes_overlap(dt_box, gt_box)) return 0.0;
   if (dt.height != gt.height || dt.width != gt.width) return -1.0;
-  const std::vector<uint32_t>& A = dt.counts;
-  const std::vector<uint32_t>& B = gt.counts;
-  uint64_t ca = A[0], cb = B[0], ct = 1, inter = 0, uni = 0;
+  const std::vector<uint32_t>& lhs = dt.counts;
+  const std::vector<uint32_t>& rhs = gt.counts;
+  uint64_t ca = lhs[0], cb = rhs[0], ct = 1, inter = 0, uni = 0;
   size_t ia = 1, ib = 1;
   bool va = false, vb = false;
   while (ct > 0) {
@@ -329,14 +330,14 @@ double pair_iou(const Rle& dt, const Box& dt_box, const Rle& gt, const Box& gt_b
     }
     ct = 0;
     ca -= c;
-    if (ca == 0 && ia < A.size()) {
-      ca = A[ia++];
+    if (ca == 0 && ia < lhs.size()) {
+      ca = lhs[ia++];
       va = !va;
     }
     ct += ca;
     cb -= c;
-    if (cb == 0 && ib < B.size()) {
-      cb = B[ib++];
+    if (cb == 0 && ib < rhs.size()) {
+      cb = rhs[ib++];
       vb = !vb;
     }
     ct += cb;
@@ -350,13 +351,19 @@ double pair_iou(const Rle& dt, const Box& dt_box, const Rle& gt, const Box& gt_b
 }
 
 // boundary-iou-api: the mask_to_boundary band of a mask (d from the image diagonal, metrics.md §2.2), as an
-// RLE of the whole image. Computed on the box crop: outside the box the mask is 0, and the band treats the
-// image outside as background too, so the crop gives the same band.
-Rle boundary_band(const Rle& mask, const Box& box, int64_t d) {
+// RLE of the whole image. Computed on the tight crop of the set pixels: outside it the mask is 0, and the band
+// treats the image outside as background too, so the crop gives the same band.
+Rle boundary_band(const Rle& mask, int64_t d) {
   const int64_t h = mask.height, w = mask.width;
-  const auto x0 = static_cast<int64_t>(box[0]), y0 = static_cast<int64_t>(box[1]);
-  const auto bw = static_cast<int64_t>(box[2]), bh = static_cast<int64_t>(box[3]);
-  if (bw <= 0 || bh <= 0) return Rle{h, w, {static_cast<uint32_t>(pixel_count(mask))}};
+  int64_t x0 = w, y0 = h, x1 = -1, y1 = -1;
+  for_each_set_pixel(mask, [&](int64_t x, int64_t y) {
+    x0 = std::min(x0, x);
+    x1 = std::max(x1, x);
+    y0 = std::min(y0, y);
+    y1 = std::max(y1, y);
+  });
+  if (x1 < 0) return Rle{h, w, {static_cast<uint32_t>(pixel_count(mask))}};
+  const int64_t bw = x1 - x0 + 1, bh = y1 - y0 + 1;
   std::vector<uint8_t> crop(static_cast<size_t>(bw * bh), 0), band(crop.size(), 0);
   for_each_set_pixel(mask, [&](int64_t x, int64_t y) { crop[static_cast<size_t>((y - y0) * bw + (x - x0))] = 1; });
   detail::mask_to_boundary(crop.data(), band.data(), bh, bw, d);
@@ -434,7 +441,7 @@ std::string brief(const json& v) {
 const json& field(const json& object, const char* key, const std::string& where) {
   if (!object.is_object()) fail(kEval, where, "be a JSON object", brief(object));
   const auto it = object.find(key);
-  if (it == object.end()) fail(kEval, where, std::string("have a '") + key + "' field", "an object without it");
+  if (it == object.end()) fail(kEval, where, std::string("have the field '") + key + "'", "an object without it");
   return *it;
 }
 
@@ -498,26 +505,16 @@ Rle parse_polygons(const json& seg, const Image& image, const std::string& where
     for (const json& value : seg[j]) xy.push_back(as_number(value, at));
     polygons.push_back(std::move(xy));
   }
-  // pycocotools frPyObjects dispatches on the first entry: exactly 4 numbers reads the whole list as
-  // [x, y, w, h] boxes (rleFrBbox, i.e. the polygon of the box corners), fewer is unsupported.
-  if (polygons[0].size() < 4)
-    fail(kEval, where + "[0]", "hold at least 4 numbers (pycocotools rejects shorter first entries)",
+  // pycocotools frPyObjects dispatches on the first entry: more than 4 numbers means polygons; exactly 4 sends
+  // the list to frBbox, which rejects a Python list (TypeError), and shorter ones fail in other branches.
+  if (polygons[0].size() <= 4)
+    fail(kEval, where + "[0]", "hold more than 4 numbers (pycocotools cannot read a shorter first polygon)",
          std::to_string(polygons[0].size()) + " numbers");
-  if (polygons[0].size() == 4) {
-    for (size_t j = 0; j < polygons.size(); ++j) {
-      std::vector<double>& b = polygons[j];
-      if (b.size() != 4)
-        fail(kEval, where + "[" + std::to_string(j) + "]",
-             "hold 4 numbers, since pycocotools reads a list whose first entry has 4 numbers as [x, y, w, h] boxes",
-             std::to_string(b.size()) + " numbers");
-      const double xs = b[0], ys = b[1], xe = xs + b[2], ye = ys + b[3];
-      b = {xs, ys, xs, ye, xe, ye, xe, ys};
-    }
-  }
   std::vector<Rle> rles;
   for (size_t j = 0; j < polygons.size(); ++j) {
     const std::string problem = polygon_problem(polygons[j]);
-    if (!problem.empty()) fail(kEval, where + "[" + std::to_string(j) + "]", "be a polygon [x1, y1, x2, y2, ...]", problem);
+    if (!problem.empty())
+      fail(kEval, where + "[" + std::to_string(j) + "]", "be a polygon [x1, y1, x2, y2, ...]", problem);
     rles.push_back(polygon_to_rle(polygons[j], image.height, image.width));
   }
   return merge_union(rles);
@@ -555,8 +552,9 @@ struct ImageEval {
 };
 
 // cocoeval.py evaluateImg with maxDet = maxDets[-1] (the DT list is already sorted and truncated to it).
-std::optional<ImageEval> evaluate_image(const std::vector<const Instance*>& gts, const std::vector<const Instance*>& dts,
-                                        const Matrix& ious, const std::array<double, 2>& range) {
+std::optional<ImageEval> evaluate_image(const std::vector<const Instance*>& gts,
+                                        const std::vector<const Instance*>& dts, const Matrix& ious,
+                                        const std::array<double, 2>& range) {
   if (gts.empty() && dts.empty()) return std::nullopt;
   const size_t G = gts.size(), D = dts.size();
   std::vector<uint8_t> ignore(G);
@@ -630,6 +628,7 @@ Accumulated accumulate(const std::vector<std::optional<ImageEval>>& evals, size_
       if (E.empty()) continue;
       size_t npig = 0;
       for (const ImageEval* e : E) npig += static_cast<size_t>(std::count(e->gt_ignore.begin(), e->gt_ignore.end(), 0));
+      if (npig == 0) continue;  // no countable GT: precision and recall stay -1
       for (size_t m = 0; m < kM; ++m) {
         const size_t max_det = static_cast<size_t>(kMaxDets[m]);
         struct Ref {
@@ -641,7 +640,6 @@ Accumulated accumulate(const std::vector<std::optional<ImageEval>>& evals, size_
           for (size_t d = 0; d < std::min(max_det, e->scores.size()); ++d) dets.push_back({e, d});
         std::stable_sort(dets.begin(), dets.end(),
                          [](const Ref& l, const Ref& r) { return l.e->scores[l.d] > r.e->scores[r.d]; });
-        if (npig == 0) continue;
         const size_t nd = dets.size();
         std::vector<double> rc(nd), pr(nd);
         for (size_t t = 0; t < kT; ++t) {
@@ -674,11 +672,12 @@ Accumulated accumulate(const std::vector<std::optional<ImageEval>>& evals, size_
   return acc;
 }
 
-// cocoeval.py _summarize: mean of the entries > -1 of the selected slice (C order), -1 when there are none.
-double summarize(const Accumulated& acc, bool ap, int iou_index, size_t area, size_t max_det_index) {
+// cocoeval.py _summarize: mean of the entries > -1 of the selected slice (C order: t, r, k), -1 when there are
+// none. `thresholds` lists the selected IoU threshold indices.
+double summarize(const Accumulated& acc, bool ap, const std::vector<size_t>& thresholds, size_t area,
+                 size_t max_det_index) {
   std::vector<double> values;
-  for (size_t t = 0; t < kT; ++t) {
-    if (iou_index >= 0 && t != static_cast<size_t>(iou_index)) continue;
+  for (size_t t : thresholds) {
     if (ap) {
       for (size_t r = 0; r < kR; ++r)
         for (size_t k = 0; k < acc.K; ++k) {
@@ -696,10 +695,12 @@ double summarize(const Accumulated& acc, bool ap, int iou_index, size_t area, si
   return pairwise_sum(values.data(), values.size()) / static_cast<double>(values.size());
 }
 
-int iou_threshold_index(double threshold) {  // np.where(iouThr == p.iouThrs)
-  for (int t = 0; t < kT; ++t)
-    if (kIouThresholds[t] == threshold) return t;
-  return -2;  // no match: an empty selection, as in the reference
+// np.where(iouThr == p.iouThrs): exact double comparison; None selects every threshold.
+std::vector<size_t> threshold_selection(std::optional<double> threshold) {
+  std::vector<size_t> selected;
+  for (size_t t = 0; t < kT; ++t)
+    if (!threshold || kIouThresholds[t] == *threshold) selected.push_back(t);
+  return selected;
 }
 
 }  // namespace
@@ -719,7 +720,7 @@ Rle rle_encode(const cv::Mat& mask) {
 }
 
 cv::Mat rle_decode(const Rle& rle) {
-  check_rle(rle, "rle_decode", "'rle'");
+  check_rle(rle, "rle_decode", "the size of 'rle'", "'rle.counts'");
   require(rle.height <= std::numeric_limits<int>::max() && rle.width <= std::numeric_limits<int>::max(),
           "rle_decode", "'rle' size", "fit an OpenCV matrix", [&] { return shape_text(rle.height, rle.width); });
   cv::Mat out = cv::Mat::zeros(static_cast<int>(rle.height), static_cast<int>(rle.width), CV_8UC1);
@@ -750,7 +751,7 @@ Rle rle_from_string(const std::string& counts, int64_t height, int64_t width) {
   Rle rle{height, width, {}};
   const std::string problem = decode_counts(counts, rle.counts);
   if (!problem.empty()) fail("rle_from_string", "'counts'", "be a COCO compressed RLE string", problem);
-  check_rle(rle, "rle_from_string", "'counts'");
+  check_rle(rle, "rle_from_string", "the size", "'counts'");
   return rle;
 }
 
@@ -820,7 +821,8 @@ CocoEvalResult coco_evaluate(const nlohmann::json& ground_truth, const nlohmann:
     require(image.height >= 1 && image.width >= 1 && valid_shape(image.height, image.width), kEval,
             where + " [height, width]", "be positive with height * width < 2^32",
             [&] { return shape_text(image.height, image.width); });
-    if (!images.emplace(id, image).second) fail(kEval, where + ".id", "be unique", "a repeated id " + std::to_string(id));
+    if (!images.emplace(id, image).second)
+      fail(kEval, where + ".id", "be unique", "a repeated id " + std::to_string(id));
   }
   const json& categories_json = field(ground_truth, "categories", "ground_truth");
   if (!categories_json.is_array()) fail(kEval, "ground_truth.categories", "be an array", brief(categories_json));
@@ -908,12 +910,12 @@ CocoEvalResult coco_evaluate(const nlohmann::json& ground_truth, const nlohmann:
       for (size_t index : group.gt)
         if (!instances[index].crowd) {
           Instance& gt = instances[index];
-          gt.band = boundary_band(gt.mask, gt.box, d);
+          gt.band = boundary_band(gt.mask, d);
           gt.band_box = rle_bbox(gt.band);
         }
       for (size_t index : group.dt) {
         Instance& dt = instances[index];
-        dt.band = boundary_band(dt.mask, dt.box, d);
+        dt.band = boundary_band(dt.mask, d);
         dt.band_box = rle_bbox(dt.band);
       }
     }
@@ -954,7 +956,8 @@ CocoEvalResult coco_evaluate(const nlohmann::json& ground_truth, const nlohmann:
 
   // accumulate + summarize (_summarizeDets).
   const Accumulated acc = accumulate(evals, K, I);
-  const int all = -1, t50 = iou_threshold_index(0.5), t75 = iou_threshold_index(0.75);
+  const std::vector<size_t> all = threshold_selection(std::nullopt), t50 = threshold_selection(0.5),
+                            t75 = threshold_selection(0.75);
   result.stats = {summarize(acc, true, all, 0, 2),  summarize(acc, true, t50, 0, 2),  summarize(acc, true, t75, 0, 2),
                   summarize(acc, true, all, 1, 2),  summarize(acc, true, all, 2, 2),  summarize(acc, true, all, 3, 2),
                   summarize(acc, false, all, 0, 0), summarize(acc, false, all, 0, 1), summarize(acc, false, all, 0, 2),

@@ -159,14 +159,16 @@ ParsedLine parse_line(std::string_view line, int number, const fs::path& txt) {
   }
   if (tokens.size() != 3) {
     fail(kTxtWhat, where, "be '<mask png> <labelId> <confidence>' separated by single spaces (formats.md §4)",
-         line.empty() ? std::string("an empty line") : std::to_string(tokens.size()) + " token(s) in " + quote_text(line));
+         line.empty() ? std::string("an empty line")
+                      : std::to_string(tokens.size()) + " token(s) in " + quote_text(line));
   }
   ParsedLine parsed;
   parsed.line_number = number;
   const fs::path relative{std::string(tokens[0])};
   if (tokens[0].empty()) fail(kTxtWhat, "the mask path on " + where, "be a relative path", "an empty path");
   if (relative.is_absolute()) {
-    fail(kTxtWhat, "the mask path on " + where, "be relative to the txt's directory", "the absolute path " + quote_text(tokens[0]));
+    fail(kTxtWhat, "the mask path on " + where, "be relative to the txt's directory",
+         "the absolute path " + quote_text(tokens[0]));
   }
   // Upstream keys predictions by os.path.abspath(join(dirname(txt), rel)).
   parsed.mask_path = fs::absolute(txt.parent_path() / relative).lexically_normal();
@@ -240,7 +242,8 @@ struct ScoredEntry {
 double average_precision(std::vector<ScoredEntry> entries, int64_t hard_false_negatives) {
   // Unique-score precision/recall points; only the multiset matters, so the
   // (unstable) order of equal scores in numpy's argsort is irrelevant.
-  std::sort(entries.begin(), entries.end(), [](const ScoredEntry& a, const ScoredEntry& b) { return a.score < b.score; });
+  std::sort(entries.begin(), entries.end(),
+            [](const ScoredEntry& a, const ScoredEntry& b) { return a.score < b.score; });
   const size_t n = entries.size();
   std::vector<double> cumsum(n);
   double running = 0.0;
@@ -249,7 +252,7 @@ double average_precision(std::vector<ScoredEntry> entries, int64_t hard_false_ne
   std::vector<double> precision, recall;
   for (size_t i = 0; i < n; ++i) {
     if (i > 0 && entries[i].score == entries[i - 1].score) continue;  // first index of each unique score
-    const double below = i > 0 ? cumsum[i - 1] : 0.0;  // Y[u-1], Y[-1] := 0
+    const double below = i > 0 ? cumsum[i - 1] : 0.0;                 // Y[u-1], Y[-1] := 0
     const double tp = total_true - below;
     const double fp = double(n - i) - tp;
     const double fn = below + double(hard_false_negatives);
@@ -285,7 +288,7 @@ const std::array<double, kNumOverlaps>& cityscapes_overlaps() {
   // numpy arange(0.5, 1.0, 0.05) = 0.5 + i * ((0.5 + 0.05) - 0.5), written out
   // as the exact doubles (metrics.md §4.4, §7 #8).
   static const std::array<double, kNumOverlaps> overlaps = {
-      0.5, 0.55, 0.6000000000000001, 0.6500000000000001, 0.7000000000000002,
+      0.5,                0.55,               0.6000000000000001, 0.6500000000000001, 0.7000000000000002,
       0.7500000000000002, 0.8000000000000003, 0.8500000000000003, 0.9000000000000004, 0.9500000000000004};
   return overlaps;
 }
@@ -345,11 +348,11 @@ struct InstanceMatcher::State {
   InstanceApOptions options;
   int64_t height = 0;
   int64_t width = 0;
-  int64_t band_d = 0;               // mask_to_boundary width from the full image size
-  std::vector<int32_t> gt_index;    // per pixel: index into result.gts, -1 elsewhere
-  std::vector<uint8_t> void_mask;   // per pixel: GT value is an ignored label id (§4.3)
-  std::vector<uint8_t> gt_band;     // per pixel: inside the band of its own GT segment (§2.4)
-  std::vector<cv::Rect> gt_boxes;   // tight boxes of the GT segments
+  int64_t band_d = 0;              // mask_to_boundary width from the full image size
+  std::vector<int32_t> gt_index;   // per pixel: index into result.gts, -1 elsewhere
+  std::vector<uint8_t> void_mask;  // per pixel: GT value is an ignored label id (§4.3)
+  std::vector<uint8_t> gt_band;    // per pixel: inside the band of its own GT segment (§2.4)
+  std::vector<cv::Rect> gt_boxes;  // tight boxes of the GT segments
   InstanceImageMatches result;
   bool finished = false;
   // scratch buffers reused across predictions
@@ -366,31 +369,31 @@ struct ValueStats {
 };
 
 // One pass over the instanceIds map: per distinct value, its pixel count and
-// box; `slots` receives the per-pixel index into `stats`.
+// box; `slots` receives the per-pixel index into `stats`. Works run by run
+// (ids come in long horizontal runs), so the hash lookup and the box update
+// happen once per run, not per pixel.
 template <typename T>
 std::vector<ValueStats> scan_values(const cv::Mat& ids, std::vector<int32_t>& slots) {
   std::vector<ValueStats> stats;
   std::unordered_map<int64_t, int32_t> slot_of;
-  int64_t last_value = 0;
-  int32_t last_slot = -1;
   for (int y = 0; y < ids.rows; ++y) {
     const T* row = ids.ptr<T>(y);
     int32_t* out = slots.data() + int64_t(y) * ids.cols;
-    for (int x = 0; x < ids.cols; ++x) {
-      const int64_t v = row[x];
-      if (last_slot < 0 || v != last_value) {  // runs of equal ids are the common case
-        const auto [it, inserted] = slot_of.emplace(v, int32_t(stats.size()));
-        if (inserted) stats.push_back(ValueStats{v});
-        last_value = v;
-        last_slot = it->second;
-      }
-      ValueStats& s = stats[last_slot];
-      ++s.count;
+    int x = 0;
+    while (x < ids.cols) {
+      const T v = row[x];
+      int end = x + 1;
+      while (end < ids.cols && row[end] == v) ++end;
+      const auto [it, inserted] = slot_of.emplace(int64_t(v), int32_t(stats.size()));
+      if (inserted) stats.push_back(ValueStats{int64_t(v)});
+      ValueStats& s = stats[it->second];
+      s.count += end - x;
       s.x0 = std::min(s.x0, x);
-      s.x1 = std::max(s.x1, x);
+      s.x1 = std::max(s.x1, end - 1);
       s.y0 = std::min(s.y0, y);
-      s.y1 = std::max(s.y1, y);
-      out[x] = last_slot;
+      s.y1 = y;
+      std::fill(out + x, out + end, it->second);
+      x = end;
     }
   }
   return stats;
@@ -398,8 +401,7 @@ std::vector<ValueStats> scan_values(const cv::Mat& ids, std::vector<int32_t>& sl
 
 }  // namespace
 
-InstanceMatcher::InstanceMatcher(const cv::Mat& gt_instance_ids, const InstanceApOptions& options)
-    : state_(new State) {
+InstanceMatcher::InstanceMatcher(const cv::Mat& gt_instance_ids, const InstanceApOptions& options) : state_(new State) {
   std::unique_ptr<State> guard(state_);  // released on success; frees the state if a check throws
   State& s = *state_;
   validate(options, kMatcherWhat);
@@ -412,8 +414,8 @@ InstanceMatcher::InstanceMatcher(const cv::Mat& gt_instance_ids, const InstanceA
   s.width = ids.cols;
   const int64_t n = s.height * s.width;
   s.gt_index.assign(n, -1);
-  std::vector<ValueStats> values = ids.depth() == CV_16U ? scan_values<uint16_t>(ids, s.gt_index)
-                                                         : scan_values<int32_t>(ids, s.gt_index);
+  std::vector<ValueStats> values =
+      ids.depth() == CV_16U ? scan_values<uint16_t>(ids, s.gt_index) : scan_values<int32_t>(ids, s.gt_index);
 
   // GT segments: every value whose label is one of the 8 classes, group
   // regions included, in ascending id order (instances2dict walks np.unique).
@@ -427,7 +429,8 @@ InstanceMatcher::InstanceMatcher(const cv::Mat& gt_instance_ids, const InstanceA
     const int64_t label = label_of_instance_value(v.value);
     if (!is_known_label(label)) {
       // instances2dict raises KeyError on such values.
-      fail(kMatcherWhat, "'gt_instance_ids'", "hold Cityscapes label ids or label_id*1000+k instance ids (metrics.md §4.2)",
+      fail(kMatcherWhat, "'gt_instance_ids'",
+           "hold Cityscapes label ids or label_id*1000+k instance ids (metrics.md §4.2)",
            "the value " + std::to_string(v.value) + " (label id " + std::to_string(label) + ")");
     }
     // np.in1d(gt, ignored ids): only raw values < 1000 can be void, so caravan
@@ -489,14 +492,16 @@ InstanceMatcher::~InstanceMatcher() { delete state_; }
 
 void InstanceMatcher::add_prediction(int label_id, double confidence, const cv::Mat& mask) {
   State& s = *state_;
-  require(!s.finished, kMatcherWhat, "add_prediction", "be called before finish()", [] { return "a call after finish()"; });
+  require(!s.finished, kMatcherWhat, "add_prediction", "be called before finish()",
+          [] { return "a call after finish()"; });
   // assignGt2Preds skips other labels before it even opens the mask.
   if (instance_class_index(label_id) < 0) return;
   require(!std::isnan(confidence), kMatcherWhat, "'confidence'", "be a number other than NaN", [] { return "NaN"; });
   require(mask.type() == CV_8UC1, kMatcherWhat, "'mask'", "be a single-channel CV_8U mask (non-zero = instance)",
           [&] { return describe_mat(mask); });
   require(mask.rows == s.height && mask.cols == s.width, kMatcherWhat, "'mask'",
-          "have the ground truth's size " + size_text(s.height, s.width), [&] { return size_text(mask.rows, mask.cols); });
+          "have the ground truth's size " + size_text(s.height, s.width),
+          [&] { return size_text(mask.rows, mask.cols); });
 
   // Pass 1 (whole mask): pixel count and tight box.
   int64_t pixel_count = 0;
@@ -629,8 +634,8 @@ InstanceApResult evaluate_instance_ap(const std::vector<InstanceImageMatches>& i
                         const InstanceImageMatches::Match& m) {
     double o = double(m.intersection) / double(g.pixel_count + p.pixel_count - m.intersection);
     if (boundary) {
-      const double b = double(m.boundary_intersection) /
-                       double(g.boundary_count + p.boundary_count - m.boundary_intersection);
+      const double b =
+          double(m.boundary_intersection) / double(g.boundary_count + p.boundary_count - m.boundary_intersection);
       o = std::min(o, b);
     }
     return o;

@@ -56,7 +56,8 @@ void expect_result_matches(const InstanceApResult& r, const nlohmann::json& expe
     for (int o = 0; o < kNumOverlaps; ++o)
       EXPECT_TRUE(matches_golden(r.ap_matrix[k][o], expected["resultApMatrix"][0][k][o], kTol))
           << what << " " << name << " overlap " << o;
-    EXPECT_TRUE(matches_golden(r.class_ap[k], expected["averages"]["classes"][name]["ap"], kTol)) << what << " " << name;
+    EXPECT_TRUE(matches_golden(r.class_ap[k], expected["averages"]["classes"][name]["ap"], kTol))
+        << what << " " << name;
     EXPECT_TRUE(matches_golden(r.class_ap50[k], expected["averages"]["classes"][name]["ap50%"], kTol))
         << what << " " << name;
   }
@@ -103,7 +104,8 @@ struct TxtFixture {
   TempDir tmp;
   fs::path txt = tmp.path() / "results" / "pred.txt";
   TxtFixture() {
-    for (const char* name : {"a", "b", "c"}) write_text(tmp.path() / "results" / "m" / (std::string(name) + ".png"), "x");
+    for (const char* name : {"a", "b", "c"})
+      write_text(tmp.path() / "results" / "m" / (std::string(name) + ".png"), "x");
   }
   fs::path mask(const std::string& name) const { return tmp.path() / "results" / "m" / (name + ".png"); }
   std::vector<InstancePredictionLine> read(const std::string& content, std::vector<std::string>* warnings = nullptr) {
@@ -130,9 +132,11 @@ TEST(InstancePredictionTxt, ParsesLinesResolvesPathsAndLastDuplicateWins) {
 
 TEST(InstancePredictionTxt, RejectsLinesThatAreNotThreeSingleSpacedTokens) {
   TxtFixture f;
-  BOUNDSEG_EXPECT_THROWS_WITH(f.read("m/a.png 24 0.9\nm/b.png  24 0.9\n"),
-                              "line 2 of '" + f.txt.string() + "' must be '<mask png> <labelId> <confidence>' "
-                              "separated by single spaces (formats.md §4), but got 4 token(s) in 'm/b.png  24 0.9'.");
+  BOUNDSEG_EXPECT_THROWS_WITH(
+      f.read("m/a.png 24 0.9\nm/b.png  24 0.9\n"),
+      "line 2 of '" + f.txt.string() +
+          "' must be '<mask png> <labelId> <confidence>' "
+          "separated by single spaces (formats.md §4), but got 4 token(s) in 'm/b.png  24 0.9'.");
   BOUNDSEG_EXPECT_THROWS_WITH(f.read("m/a.png 24\n"), "but got 2 token(s) in 'm/a.png 24'");
   BOUNDSEG_EXPECT_THROWS_WITH(f.read("m/a.png\t24 0.9\n"), "but got 2 token(s) in 'm/a.png\\t24 0.9'");
   BOUNDSEG_EXPECT_THROWS_WITH(f.read("m/a.png 24 0.9\n\nm/b.png 24 0.5\n"), "line 2 of");
@@ -293,8 +297,9 @@ TEST(InstanceMatcher, BandsUseTheFullImageDiagonalAndTheImageEdge) {
 TEST(InstanceMatcher, RejectsBadInputs) {
   const cv::Mat ids = scene(20, 30);
   InstanceMatcher matcher(ids);
-  BOUNDSEG_EXPECT_THROWS_WITH(matcher.add_prediction(26, 0.5, cv::Mat(20, 31, CV_8U, cv::Scalar(1))),
-                              "boundseg InstanceMatcher: 'mask' must have the ground truth's size 20x30, but got 20x31.");
+  BOUNDSEG_EXPECT_THROWS_WITH(
+      matcher.add_prediction(26, 0.5, cv::Mat(20, 31, CV_8U, cv::Scalar(1))),
+      "boundseg InstanceMatcher: 'mask' must have the ground truth's size 20x30, but got 20x31.");
   BOUNDSEG_EXPECT_THROWS_WITH(matcher.add_prediction(26, 0.5, cv::Mat(20, 30, CV_16U, cv::Scalar(1))),
                               "must be a single-channel CV_8U mask");
   BOUNDSEG_EXPECT_THROWS_WITH(matcher.add_prediction(26, std::nan(""), cv::Mat(20, 30, CV_8U, cv::Scalar(1))),
@@ -364,7 +369,7 @@ TEST(InstanceAp, PredictionOfAnotherClassDoesNotMatch) {
   cv::Mat ids = scene(64, 64);
   paint(ids, {10, 10, 10, 10}, 26000);
   const auto r = evaluate_scene(ids, {{24, 0.9, {10, 10, 10, 10}}});
-  expect_row(r, kCar, all_of(0.0));  // GT, no car prediction
+  expect_row(r, kCar, all_of(0.0));                  // GT, no car prediction
   EXPECT_TRUE(std::isnan(r.ap_matrix[kPerson][0]));  // prediction, but no person GT
 }
 
@@ -490,7 +495,8 @@ TEST(InstanceAp, ImagesArePooledPerClass) {
   paint(one, {0, 0, 10, 10}, 26000);
   paint(two, {0, 0, 10, 10}, 26000);
   // Image 1: TP at 0.9; image 2: missed -> the hard-FN curve of MissedInstanceIsAHardFalseNegative.
-  const auto r = evaluate_instance_ap({match(one, {{26, 0.9, {0, 0, 10, 10}}}), match(two, {})}, InstanceOverlap::kMask);
+  const auto r =
+      evaluate_instance_ap({match(one, {{26, 0.9, {0, 0, 10, 10}}}), match(two, {})}, InstanceOverlap::kMask);
   expect_row(r, kCar, all_of(0.5));
 }
 
@@ -543,7 +549,8 @@ TEST(InstanceAp, RejectsInconsistentMatches) {
   BOUNDSEG_EXPECT_THROWS_WITH(evaluate_instance_ap({m}, InstanceOverlap::kMask), "but got gt_index 3");
   m.predictions[0].matches[0].gt_index = 0;
   m.predictions[0].label_id = 24;
-  BOUNDSEG_EXPECT_THROWS_WITH(evaluate_instance_ap({m}, InstanceOverlap::kMask), "refer to GT of the prediction's class");
+  BOUNDSEG_EXPECT_THROWS_WITH(evaluate_instance_ap({m}, InstanceOverlap::kMask),
+                              "refer to GT of the prediction's class");
 }
 
 }  // namespace

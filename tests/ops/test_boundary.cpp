@@ -92,12 +92,12 @@ TEST(BoundaryBand, MaskToBoundaryMatchesDefinitionOnRandomMasks) {
 
 TEST(BoundaryBand, LabelBandEqualsPerClassMaskBands) {
   std::mt19937 rng(11);
-  for (int trial = 0; trial < 30; ++trial) {
-    const int h = 2 + rng() % 30, w = 2 + rng() % 30, classes = 1 + rng() % 5;
+  for (int trial = 0; trial < 45; ++trial) {
+    const int h = 2 + rng() % 30, w = 2 + rng() % 150, classes = 1 + rng() % 5;
     // Blocky maps so that bands are not everywhere.
     at::Tensor labels = at::randint(classes, {(h + 3) / 4, (w + 3) / 4}, at::kLong);
     labels = labels.repeat_interleave(4, 0).repeat_interleave(4, 1).slice(0, 0, h).slice(1, 0, w).contiguous();
-    const double ratio = 0.05;
+    const double ratio = trial % 3 == 0 ? 0.05 : trial % 3 == 1 ? 0.3 : 1.0;  // 1.0: wider than the image
     const at::Tensor band = ops::label_boundary_band(labels, ratio);
     for (int c = 0; c < classes; ++c) {
       const at::Tensor per_class = ops::mask_to_boundary(labels.eq(c).to(at::kByte), ratio).to(at::kBool);

@@ -113,18 +113,133 @@ void mask_to_boundary(const uint8_t* mask, uint8_t* out, int64_t h, int64_t w, i
   for (int64_t i = 0; i < h * w; ++i) out[i] = static_cast<uint8_t>(mask[i] - eroded[i]);
 }
 
+namespace {
+
+// Rows of packed bits (bit x of a row lives in word x / 64, bit x % 64).
+struct BitRows {
+  int64_t h, w, words;
+  std::vector<uint64_t> bits;
+  BitRows(int64_t h_, int64_t w_) : h(h_), w(w_), words((w_ + 63) / 64), bits(h_ * ((w_ + 63) / 64), 0) {}
+  uint64_t* row(int64_t y) { return bits.data() + y * words; }
+  void set(int64_t y, int64_t x) { bits[y * words + (x >> 6)] |= uint64_t(1) << (x & 63); }
+  bool get(int64_t y, int64_t x) const { return (bits[y * words + (x >> 6)] >> (x & 63)) & 1; }
+};
+
+// out(x) = in(x + k) (k > 0 moves bits towards lower x; k < 0 the other way),
+// zero where the source falls outside the row.
+void shift_bits(const uint64_t* in, uint64_t* out, int64_t words, int64_t k) {
+  const int64_t word_shift = (k >= 0 ? k : -k) >> 6, bit_shift = (k >= 0 ? k : -k) & 63;
+  for (int64_t i = 0; i < words; ++i) {
+    if (k >= 0) {
+      const int64_t j = i + word_shift;
+      const uint64_t lo = j < words ? in[j] : 0, hi = j + 1 < words ? in[j + 1] : 0;
+      out[i] = bit_shift ? (lo >> bit_shift) | (hi << (64 - bit_shift)) : lo;
+    } else {
+      const int64_t j = i - word_shift;
+      const uint64_t hi = j >= 0 ? in[j] : 0, lo = j - 1 >= 0 ? in[j - 1] : 0;
+      out[i] = bit_shift ? (hi << bit_shift) | (lo >> (64 - bit_shift)) : hi;
+    }
+  }
+}
+
+// Window OR along a row: out(x) = OR of in(x - before .. x + after), built
+// from power-of-two runs (doubling): the cost grows with log(window).
+void window_or_row(const uint64_t* in, uint64_t* out, int64_t words, int64_t before, int64_t after,
+                   std::vector<uint64_t>& run, std::vector<uint64_t>& tmp) {
+  // Reaching further than the row is long changes nothing.
+  before = std::min(before, words * 64);
+  after = std::min(after, words * 64);
+  run.assign(in, in + words);  // run(x) = OR in[x, x + len)
+  std::fill(out, out + words, 0);
+  int64_t len = 1, offset = -before;
+  for (int64_t remaining = before + after + 1; remaining > 0; remaining >>= 1) {
+    if (remaining & 1) {  // out(x) |= run(x + offset), then move past it
+      shift_bits(run.data(), tmp.data(), words, offset);
+      for (int64_t i = 0; i < words; ++i) out[i] |= tmp[i];
+      offset += len;
+    }
+    if (remaining > 1) {
+      shift_bits(run.data(), tmp.data(), words, len);
+      for (int64_t i = 0; i < words; ++i) run[i] |= tmp[i];
+      len *= 2;
+    }
+  }
+}
+
+// Window OR over rows: out(y) = OR of in(y - before .. y + after), per bit.
+void window_or_rows(BitRows& image, int64_t before, int64_t after) {
+  const int64_t h = image.h, words = image.words;
+  before = std::min(before, h);
+  after = std::min(after, h);
+  std::vector<uint64_t> run = image.bits, out(image.bits.size(), 0);
+  int64_t len = 1, offset = -before;
+  for (int64_t remaining = before + after + 1; remaining > 0; remaining >>= 1) {
+    if (remaining & 1) {
+      for (int64_t y = std::max<int64_t>(0, -offset); y < h && y + offset < h; ++y)
+        for (int64_t i = 0; i < words; ++i) out[y * words + i] |= run[(y + offset) * words + i];
+      offset += len;
+    }
+    if (remaining > 1) {
+      for (int64_t y = 0; y + len < h; ++y)
+        for (int64_t i = 0; i < words; ++i) run[y * words + i] |= run[(y + len) * words + i];
+      len *= 2;
+    }
+  }
+  image.bits.swap(out);
+}
+
+// OR of `transitions` over the window rows [y - up, y + down] x cols [x - left, x + right].
+void dilate(BitRows& transitions, int64_t up, int64_t down, int64_t left, int64_t right) {
+  std::vector<uint64_t> run(transitions.words), tmp(transitions.words), out(transitions.words);
+  for (int64_t y = 0; y < transitions.h; ++y) {
+    window_or_row(transitions.row(y), out.data(), transitions.words, left, right, run, tmp);
+    std::copy(out.begin(), out.end(), transitions.row(y));
+  }
+  window_or_rows(transitions, up, down);
+}
+
+}  // namespace
+
 template <typename T>
 void label_band(const T* labels, uint8_t* out, int64_t h, int64_t w, int64_t d) {
-  std::vector<T> lo(h * w), hi(h * w);
-  // Outside pixels take the neutral element, i.e. the window is clipped.
-  window_extremum<T>(labels, lo.data(), h, w, d, false, std::numeric_limits<T>::max());
-  window_extremum<T>(labels, hi.data(), h, w, d, true, std::numeric_limits<T>::lowest());
+  // The window around p holds another label iff it contains two 4-adjacent
+  // pixels that differ: a horizontal transition (x', x'+1) with x' in
+  // [x-d, x+d-1], or a vertical one (y', y'+1) with y' in [y-d, y+d-1].
+  BitRows horizontal(h, w), vertical(h, w);
   for (int64_t y = 0; y < h; ++y) {
-    const bool edge_row = y < d || y >= h - d;
-    for (int64_t x = 0; x < w; ++x) {
-      const int64_t i = y * w + x;
-      out[i] = (edge_row || x < d || x >= w - d || lo[i] != hi[i]) ? 1 : 0;
+    const T* row = labels + y * w;
+    const T* below = y + 1 < h ? row + w : row;  // the last row has no vertical transitions
+    uint64_t* hw = horizontal.row(y);
+    uint64_t* vw = vertical.row(y);
+    for (int64_t k = 0; k < horizontal.words; ++k) {
+      const int64_t x0 = k * 64, n = std::min<int64_t>(64, w - x0);
+      uint64_t hbits = 0, vbits = 0;
+      for (int64_t b = 0; b < n; ++b) {
+        const int64_t x = x0 + b;
+        hbits |= uint64_t(x + 1 < w && row[x] != row[x + 1]) << b;
+        vbits |= uint64_t(row[x] != below[x]) << b;
+      }
+      hw[k] = hbits;
+      vw[k] = vbits;
     }
+  }
+  dilate(horizontal, d, d, d, d - 1);
+  dilate(vertical, d, d - 1, d, d);
+  for (int64_t y = 0; y < h; ++y) {
+    uint8_t* o = out + y * w;
+    if (y < d || y >= h - d) {
+      std::fill(o, o + w, 1);
+      continue;
+    }
+    const uint64_t* hw = horizontal.row(y);
+    const uint64_t* vw = vertical.row(y);
+    for (int64_t k = 0; k < horizontal.words; ++k) {
+      const uint64_t bits = hw[k] | vw[k];
+      const int64_t x0 = k * 64, n = std::min<int64_t>(64, w - x0);
+      for (int64_t b = 0; b < n; ++b) o[x0 + b] = static_cast<uint8_t>((bits >> b) & 1);
+    }
+    std::fill(o, o + std::min(d, w), 1);
+    std::fill(o + std::max<int64_t>(w - d, 0), o + w, 1);
   }
 }
 
