@@ -1,4 +1,6 @@
 // `boundseg eval`: evaluate a directory of predictions against ground truth.
+#include <fmt/format.h>
+
 #include <cstdio>
 #include <filesystem>
 #include <nlohmann/json.hpp>
@@ -7,6 +9,7 @@
 
 #include "boundseg/core/error.h"
 #include "boundseg/io/atomic_file.h"
+#include "boundseg/metrics/coco_eval.h"
 #include "boundseg/metrics/evaluator.h"
 #include "commands.h"
 
@@ -14,11 +17,11 @@ namespace boundseg::cli {
 namespace {
 
 struct EvalArgs {
-  std::string gt, pred, instances, json, protocol = "cityscapes", metrics, zero_union = "exclude";
+  std::string gt, pred, instances, json, coco_gt, coco_dt, protocol = "cityscapes", metrics, zero_union = "exclude";
   int64_t num_classes = 19, ignore_index = 255;
   std::vector<double> biou_ratios = {0.02, 0.005};
   std::vector<double> bf_thresholds = {0.00088, 0.001875, 0.00375, 0.005};
-  double ap_ratio = 0.005;
+  double ap_ratio = 0.005, coco_ratio = 0.02;
   std::vector<std::string> class_names;
   bool quiet = false;
 };
@@ -33,7 +36,44 @@ bool has_result_txt(const std::string& dir) {
   return false;
 }
 
+// COCO-format instance results: mask AP and Boundary AP (metrics.md §2.3).
+int run_coco(const EvalArgs& a) {
+  const auto gt = nlohmann::json::parse(io::read_file(a.coco_gt, "eval"), nullptr, false);
+  require(!gt.is_discarded(), "eval", "--coco-gt '" + a.coco_gt + "'", "be valid JSON", [] { return "a parse error"; });
+  const auto dt = nlohmann::json::parse(io::read_file(a.coco_dt, "eval"), nullptr, false);
+  require(!dt.is_discarded(), "eval", "--coco-dt '" + a.coco_dt + "'", "be valid JSON", [] { return "a parse error"; });
+  static const char* kStatNames[] = {"AP",  "AP50",  "AP75",  "AP_small",  "AP_medium",  "AP_large",
+                                     "AR1", "AR10", "AR100", "AR_small", "AR_medium", "AR_large"};
+  nlohmann::json out;
+  std::string table = fmt::format("{:<10} {:>8} {:>9}\n", "", "segm", "boundary");
+  metrics::CocoEvalOptions segm, boundary;
+  boundary.iou_type = metrics::CocoIouType::kBoundary;
+  boundary.dilation_ratio = a.coco_ratio;
+  const auto rs = metrics::coco_evaluate(gt, dt, segm);
+  const auto rb = metrics::coco_evaluate(gt, dt, boundary);
+  for (int i = 0; i < 12; ++i) {
+    out["segm"][kStatNames[i]] = rs.stats[i];
+    out["boundary"][kStatNames[i]] = rb.stats[i];
+    table += fmt::format("{:<10} {:>8.4f} {:>9.4f}\n", kStatNames[i], rs.stats[i], rb.stats[i]);
+  }
+  out["AP"] = rs.stats[0];
+  out["AP50"] = rs.stats[1];
+  out["boundary_AP"] = rb.stats[0];
+  out["boundary_AP50"] = rb.stats[1];
+  out["boundary_dilation_ratio"] = a.coco_ratio;
+  std::fputs(table.c_str(), stdout);
+  if (!a.json.empty()) io::write_file_atomic(a.json, out.dump(2) + "\n");
+  return 0;
+}
+
 int run_eval(const EvalArgs& a) {
+  if (!a.coco_gt.empty() || !a.coco_dt.empty()) {
+    require(!a.coco_gt.empty() && !a.coco_dt.empty(), "eval", "--coco-gt and --coco-dt", "be given together",
+            [] { return "only one of them"; });
+    return run_coco(a);
+  }
+  require(!a.gt.empty(), "eval", "--gt", "name the ground-truth directory (or use --coco-gt/--coco-dt)",
+          [] { return "nothing"; });
   metrics::EvalOptions o;
   o.protocol = a.protocol == "cityscapes" ? metrics::Protocol::kCityscapes : metrics::Protocol::kTrainId;
   o.num_classes = a.num_classes;
@@ -89,7 +129,7 @@ int run_eval(const EvalArgs& a) {
 Command add_eval(CLI::App& app) {
   auto args = std::make_shared<EvalArgs>();
   CLI::App* cmd = app.add_subcommand("eval", "Evaluate predictions: mIoU/iIoU, boundary IoU, boundary F, instance AP");
-  cmd->add_option("--gt", args->gt, "Ground-truth directory (searched recursively)")->required();
+  cmd->add_option("--gt", args->gt, "Ground-truth directory (searched recursively)");
   cmd->add_option("--pred", args->pred, "Directory of predicted label maps (PNG)");
   cmd->add_option("--instances", args->instances,
                   "Directory of Cityscapes instance results (*_pred.txt + masks); default: --pred");
@@ -108,6 +148,10 @@ Command add_eval(CLI::App& app) {
   cmd->add_option("--zero-union", args->zero_union,
                   "Classes absent from GT and prediction: exclude (NaN, default) or zero (counted as 0)")
       ->check(CLI::IsMember({"exclude", "zero"}));
+  cmd->add_option("--coco-gt", args->coco_gt, "COCO ground-truth JSON (instead of --gt): mask AP and Boundary AP");
+  cmd->add_option("--coco-dt", args->coco_dt, "COCO results JSON (list of RLE detections)");
+  cmd->add_option("--coco-boundary-ratio", args->coco_ratio, "Dilation ratio of COCO Boundary AP")
+      ->capture_default_str();
   cmd->add_option("--json", args->json, "Write the results as JSON (atomically)");
   cmd->add_flag("--quiet", args->quiet, "No progress bar");
   return {cmd, [args] { return run_eval(*args); }};

@@ -51,24 +51,38 @@ BoundaryIouStats& BoundaryIouStats::operator+=(const BoundaryIouStats& o) {
   return *this;
 }
 
-void accumulate_boundary_iou(const cv::Mat& gt, const cv::Mat& pred, const ClassMapping& mapping, int64_t d,
-                             BoundaryIouStats& stats) {
+void accumulate_boundary_iou(const cv::Mat& gt, const cv::Mat& pred, const ClassMapping& mapping,
+                             const std::vector<int64_t>& widths, std::vector<BoundaryIouStats>& stats) {
   const int64_t h = gt.rows, w = gt.cols;
-  cv::Mat g = gt.isContinuous() ? gt : gt.clone();
-  cv::Mat p = pred.isContinuous() ? pred : pred.clone();
-  std::vector<uint8_t> band_g(h * w), band_p(h * w);
-  detail::label_band<uint8_t>(g.ptr<uint8_t>(), band_g.data(), h, w, d);
-  detail::label_band<uint8_t>(p.ptr<uint8_t>(), band_p.data(), h, w, d);
-  const uint8_t* gv = g.ptr<uint8_t>();
-  const uint8_t* pv = p.ptr<uint8_t>();
-  for (int64_t i = 0; i < h * w; ++i) {
-    const int cg = band_g[i] ? mapping.class_of[gv[i]] : -1;
-    const int cp = (band_p[i] && !mapping.ignored[gv[i]]) ? mapping.class_of[pv[i]] : -1;
-    if (cg >= 0) {
-      ++stats.union_[cg];
-      if (band_p[i] && mapping.class_of[pv[i]] == cg) ++stats.intersection[cg];
+  const size_t nr = widths.size();
+  const cv::Mat g = gt.isContinuous() ? gt : gt.clone();
+  const cv::Mat p = pred.isContinuous() ? pred : pred.clone();
+  const auto gb = detail::label_band_bits<uint8_t>(g.ptr<uint8_t>(), h, w, widths);
+  const auto pb = detail::label_band_bits<uint8_t>(p.ptr<uint8_t>(), h, w, widths);
+  for (int64_t y = 0; y < h; ++y) {
+    const uint8_t* gv = g.ptr<uint8_t>(static_cast<int>(y));
+    const uint8_t* pv = p.ptr<uint8_t>(static_cast<int>(y));
+    for (int64_t k = 0; k < gb.front().words; ++k) {
+      uint64_t any = 0;
+      for (size_t r = 0; r < nr; ++r) any |= gb[r].row(y)[k] | pb[r].row(y)[k];
+      while (any) {  // only pixels in some band
+        const int64_t bit = __builtin_ctzll(any);
+        any &= any - 1;
+        const int64_t x = k * 64 + bit;
+        const int cg = mapping.class_of[gv[x]];
+        const int cp_raw = mapping.class_of[pv[x]];
+        const int cp = mapping.ignored[gv[x]] ? -1 : cp_raw;
+        for (size_t r = 0; r < nr; ++r) {
+          const bool in_g = (gb[r].row(y)[k] >> bit) & 1, in_p = (pb[r].row(y)[k] >> bit) & 1;
+          // I_c += |Gb_c & Pb_c|, U_c += |Gb_c | (Pb_c \ V)| (metrics.md §2.6).
+          if (in_g && cg >= 0) {
+            ++stats[r].union_[cg];
+            if (in_p && cp_raw == cg) ++stats[r].intersection[cg];
+          }
+          if (in_p && cp >= 0 && !(in_g && cp == cg)) ++stats[r].union_[cp];
+        }
+      }
     }
-    if (cp >= 0 && cp != cg) ++stats.union_[cp];
   }
 }
 

@@ -622,12 +622,13 @@ Accumulated accumulate(const std::vector<std::optional<ImageEval>>& evals, size_
   const double eps = std::numeric_limits<double>::epsilon();  // np.spacing(1)
   for (size_t k = 0; k < K; ++k) {
     for (size_t a = 0; a < kA; ++a) {
-      std::vector<const ImageEval*> E;
+      std::vector<const ImageEval*> pool;  // cocoeval E: images with GT or DT
       for (size_t i = 0; i < I; ++i)
-        if (const auto& e = evals[(k * kA + a) * I + i]) E.push_back(&*e);
-      if (E.empty()) continue;
+        if (const auto& e = evals[(k * kA + a) * I + i]) pool.push_back(&*e);
+      if (pool.empty()) continue;
       size_t npig = 0;
-      for (const ImageEval* e : E) npig += static_cast<size_t>(std::count(e->gt_ignore.begin(), e->gt_ignore.end(), 0));
+      for (const ImageEval* e : pool)
+        npig += static_cast<size_t>(std::count(e->gt_ignore.begin(), e->gt_ignore.end(), 0));
       if (npig == 0) continue;  // no countable GT: precision and recall stay -1
       for (size_t m = 0; m < kM; ++m) {
         const size_t max_det = static_cast<size_t>(kMaxDets[m]);
@@ -636,7 +637,7 @@ Accumulated accumulate(const std::vector<std::optional<ImageEval>>& evals, size_
           size_t d;
         };
         std::vector<Ref> dets;
-        for (const ImageEval* e : E)
+        for (const ImageEval* e : pool)
           for (size_t d = 0; d < std::min(max_det, e->scores.size()); ++d) dets.push_back({e, d});
         std::stable_sort(dets.begin(), dets.end(),
                          [](const Ref& l, const Ref& r) { return l.e->scores[l.d] > r.e->scores[r.d]; });

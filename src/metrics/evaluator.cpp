@@ -206,11 +206,10 @@ ImageStats process_image(const EvalSample& s, const EvalOptions& o, const ClassM
             "be an 8-bit label map for boundary metrics", [] { return "a 16-bit map"; });
   }
   if (o.boundary_iou) {
-    for (double ratio : o.boundary_iou_ratios) {
-      BoundaryIouStats stats(mapping.num_classes);
-      accumulate_boundary_iou(gt, pred, mapping, detail::band_width(ratio, gt.rows, gt.cols), stats);
-      r.boundary_iou.push_back(std::move(stats));
-    }
+    std::vector<int64_t> widths;
+    for (double ratio : o.boundary_iou_ratios) widths.push_back(detail::band_width(ratio, gt.rows, gt.cols));
+    r.boundary_iou.assign(widths.size(), BoundaryIouStats(mapping.num_classes));
+    accumulate_boundary_iou(gt, pred, mapping, widths, r.boundary_iou);
   }
   if (o.boundary_f) r.boundary_f = boundary_f_image(gt, pred, mapping, o.boundary_f_thresholds);
   if (o.instance_ap) {

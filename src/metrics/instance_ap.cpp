@@ -12,6 +12,9 @@
 #include <system_error>
 #include <unordered_map>
 
+#include <opencv2/core.hpp>
+#include <opencv2/imgproc.hpp>
+
 #include "boundseg/core/error.h"
 #include "boundseg/data/cityscapes_labels.h"
 #include "boundseg/io/atomic_file.h"
@@ -503,27 +506,11 @@ void InstanceMatcher::add_prediction(int label_id, double confidence, const cv::
           "have the ground truth's size " + size_text(s.height, s.width),
           [&] { return size_text(mask.rows, mask.cols); });
 
-  // Pass 1 (whole mask): pixel count and tight box.
-  int64_t pixel_count = 0;
-  int x0 = mask.cols, y0 = mask.rows, x1 = -1, y1 = -1;
-  for (int y = 0; y < mask.rows; ++y) {
-    const uint8_t* row = mask.ptr<uint8_t>(y);
-    int row_first = -1, row_last = -1;
-    for (int x = 0; x < mask.cols; ++x) {
-      if (row[x]) {
-        if (row_first < 0) row_first = x;
-        row_last = x;
-        ++pixel_count;
-      }
-    }
-    if (row_first >= 0) {
-      x0 = std::min(x0, row_first);
-      x1 = std::max(x1, row_last);
-      y0 = std::min(y0, y);
-      y1 = y;
-    }
-  }
+  // Pass 1 (whole mask, OpenCV's vectorised scans): pixel count and tight box.
+  const int64_t pixel_count = cv::countNonZero(mask);
   if (pixel_count == 0) return;  // "skip if actually empty"
+  const cv::Rect box = cv::boundingRect(mask);
+  const int x0 = box.x, y0 = box.y, x1 = box.x + box.width - 1, y1 = box.y + box.height - 1;
 
   // Pass 2 (box only): void intersection and intersections with same-class GT.
   const size_t num_gts = s.result.gts.size();

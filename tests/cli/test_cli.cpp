@@ -25,9 +25,13 @@ struct CliRun {
 };
 
 CliRun run_cli(const std::string& args) {
-  const char* cli = std::getenv("BOUNDSEG_CLI");
-  EXPECT_NE(cli, nullptr) << "BOUNDSEG_CLI must name the boundseg binary (ctest sets it)";
-  const std::string command = std::string(cli ? cli : "boundseg") + " " + args + " 2>&1";
+  const char* env = std::getenv("BOUNDSEG_CLI");
+#ifdef BOUNDSEG_CLI_PATH
+  const std::string cli = env && *env ? env : BOUNDSEG_CLI_PATH;
+#else
+  const std::string cli = env && *env ? env : "boundseg";
+#endif
+  const std::string command = cli + " " + args + " 2>&1";
   FILE* pipe = popen(command.c_str(), "r");
   std::string output;
   std::array<char, 4096> buffer;
@@ -154,6 +158,37 @@ TEST_F(CliTest, FailureKeepsAnEarlierJsonIntact) {
   const CliRun r = run_cli(eval_args(pred, json));
   EXPECT_NE(r.exit_code, 0);
   EXPECT_EQ(io::read_file(json, "test"), "{\"earlier\": true}\n");
+}
+
+}  // namespace
+}  // namespace boundseg
+
+namespace boundseg {
+namespace {
+
+TEST(CliCoco, EvalOfCocoJsonMatchesTheGoldenStats) {
+  testing::TempDir dir;
+  const auto golden = testing::golden_dir("metrics");
+  const fs::path json = dir.path() / "coco.json";
+  const CliRun r = run_cli("eval --coco-gt " + (golden / "coco_gt.json").string() + " --coco-dt " +
+                           (golden / "coco_dt.json").string() + " --json " + json.string());
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto got = nlohmann::json::parse(io::read_file(json, "test"));
+  const auto expected = testing::read_json(golden / "coco_boundary_ap.json");
+  const auto& names = expected["stats_names"];
+  for (const char* type : {"segm", "boundary"})
+    for (size_t i = 0; i < names.size(); ++i)
+      EXPECT_NEAR(got[type][names[i].get<std::string>()].get<double>(), expected[type]["stats"][i].get<double>(), 1e-9)
+          << type << " " << names[i];
+}
+
+TEST(CliCoco, MalformedJsonFailsWithoutOutput) {
+  testing::TempDir dir;
+  io::write_file_atomic(dir.path() / "gt.json", "{\"images\": [");
+  const fs::path json = dir.path() / "out.json";
+  const CliRun r = run_cli("eval --coco-gt " + (dir.path() / "gt.json").string() + " --coco-dt " +
+                           (dir.path() / "gt.json").string() + " --json " + json.string());
+  expect_failure(r, "must be valid JSON, but got a parse error", json);
 }
 
 }  // namespace

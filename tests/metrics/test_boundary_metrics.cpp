@@ -35,8 +35,9 @@ TEST(GoldenSemanticBoundaryIou, CountsAndScoresMatchReferenceBands) {
       const cv::Mat pred = io::read_label_png(dir / "inputs" / (stem + "_pred_labelIds.png"));
       const int64_t d = detail::band_width(e["dilation_ratio"].get<double>(), gt.rows, gt.cols);
       ASSERT_EQ(d, e["d_pixels"].get<int64_t>());
-      BoundaryIouStats image(19);
-      accumulate_boundary_iou(gt, pred, mapping, d, image);
+      std::vector<BoundaryIouStats> stats(1, BoundaryIouStats(19));
+      accumulate_boundary_iou(gt, pred, mapping, {d}, stats);
+      const BoundaryIouStats& image = stats[0];
       for (int c = 0; c < 19; ++c) {
         EXPECT_EQ(image.intersection[c], e["per_image_I_U"][stem][kClassNames[c]][0].get<int64_t>()) << stem << c;
         EXPECT_EQ(image.union_[c], e["per_image_I_U"][stem][kClassNames[c]][1].get<int64_t>()) << stem << c;
@@ -176,8 +177,12 @@ TEST(BoundaryIou, MatchesPerClassMaskBandsOnRandomMaps) {
       gt.data[i] = rng() % 6 == 0 ? 255 : (i / 5 + rng() % 2) % 3;
       pred.data[i] = rng() % 3;
     }
-    BoundaryIouStats got(3);
-    accumulate_boundary_iou(gt, pred, m, d, got);
+    // Two widths in one call: the second must equal a call of its own.
+    std::vector<BoundaryIouStats> both(2, BoundaryIouStats(3)), alone(1, BoundaryIouStats(3));
+    accumulate_boundary_iou(gt, pred, m, {d + 2, d}, both);
+    accumulate_boundary_iou(gt, pred, m, {d}, alone);
+    EXPECT_EQ(both[1].union_, alone[0].union_);
+    const BoundaryIouStats& got = both[1];
     for (int c = 0; c < 3; ++c) {
       std::vector<uint8_t> gm(h * w), pm(h * w);
       for (int i = 0; i < h * w; ++i) gm[i] = gt.data[i] == c, pm[i] = pred.data[i] == c;

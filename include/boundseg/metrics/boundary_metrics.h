@@ -30,10 +30,11 @@ struct BoundaryIouStats {
   BoundaryIouStats& operator+=(const BoundaryIouStats& other);
 };
 
-/// Adds one image: I_c += |Gb_c ∩ Pb_c|, U_c += |Gb_c ∪ (Pb_c \ V)| with
-/// Gb_c = mask_to_boundary(gt == c), Pb_c likewise, both at width d.
-void accumulate_boundary_iou(const cv::Mat& gt, const cv::Mat& pred, const ClassMapping& mapping, int64_t d,
-                             BoundaryIouStats& stats);
+/// Adds one image at each band width widths[r] to stats[r]:
+/// I_c += |Gb_c ∩ Pb_c|, U_c += |Gb_c ∪ (Pb_c \ V)| with
+/// Gb_c = mask_to_boundary(gt == c), Pb_c likewise. gt, pred: CV_8U.
+void accumulate_boundary_iou(const cv::Mat& gt, const cv::Mat& pred, const ClassMapping& mapping,
+                             const std::vector<int64_t>& widths, std::vector<BoundaryIouStats>& stats);
 
 /// BIoU_c = I_c / U_c (NaN when U_c = 0).
 std::vector<double> boundary_iou_scores(const BoundaryIouStats& stats);

@@ -115,15 +115,6 @@ void mask_to_boundary(const uint8_t* mask, uint8_t* out, int64_t h, int64_t w, i
 
 namespace {
 
-// Rows of packed bits (bit x of a row lives in word x / 64, bit x % 64).
-struct BitRows {
-  int64_t h, w, words;
-  std::vector<uint64_t> bits;
-  BitRows(int64_t h_, int64_t w_) : h(h_), w(w_), words((w_ + 63) / 64), bits(h_ * ((w_ + 63) / 64), 0) {}
-  uint64_t* row(int64_t y) { return bits.data() + y * words; }
-  void set(int64_t y, int64_t x) { bits[y * words + (x >> 6)] |= uint64_t(1) << (x & 63); }
-  bool get(int64_t y, int64_t x) const { return (bits[y * words + (x >> 6)] >> (x & 63)) & 1; }
-};
 
 // out(x) = in(x + k) (k > 0 moves bits towards lower x; k < 0 the other way),
 // zero where the source falls outside the row.
@@ -201,7 +192,7 @@ void dilate(BitRows& transitions, int64_t up, int64_t down, int64_t left, int64_
 }  // namespace
 
 template <typename T>
-void label_band(const T* labels, uint8_t* out, int64_t h, int64_t w, int64_t d) {
+std::vector<BitRows> label_band_bits(const T* labels, int64_t h, int64_t w, const std::vector<int64_t>& widths) {
   // The window around p holds another label iff it contains two 4-adjacent
   // pixels that differ: a horizontal transition (x', x'+1) with x' in
   // [x-d, x+d-1], or a vertical one (y', y'+1) with y' in [y-d, y+d-1].
@@ -223,26 +214,37 @@ void label_band(const T* labels, uint8_t* out, int64_t h, int64_t w, int64_t d) 
       vw[k] = vbits;
     }
   }
-  dilate(horizontal, d, d, d, d - 1);
-  dilate(vertical, d, d - 1, d, d);
-  for (int64_t y = 0; y < h; ++y) {
-    uint8_t* o = out + y * w;
-    if (y < d || y >= h - d) {
-      std::fill(o, o + w, 1);
-      continue;
+  std::vector<BitRows> bands;
+  for (const int64_t d : widths) {
+    BitRows band = horizontal, v = vertical;
+    dilate(band, d, d, d, d - 1);
+    dilate(v, d, d - 1, d, d);
+    // Pixels within d of the image edge are always in the band.
+    std::vector<uint64_t> edge_cols(band.words, 0);
+    for (int64_t x = 0; x < w; ++x)
+      if (x < d || x >= w - d) edge_cols[x >> 6] |= uint64_t(1) << (x & 63);
+    // Bits past the last column stay clear (dilation and edge rows set them).
+    const uint64_t last_word_mask = (w % 64) ? (uint64_t(1) << (w % 64)) - 1 : ~uint64_t(0);
+    for (int64_t y = 0; y < h; ++y) {
+      uint64_t* out = band.row(y);
+      const uint64_t* vr = v.row(y);
+      const bool edge_row = y < d || y >= h - d;
+      for (int64_t k = 0; k < band.words; ++k) out[k] = edge_row ? ~uint64_t(0) : (out[k] | vr[k] | edge_cols[k]);
+      if (band.words) out[band.words - 1] &= last_word_mask;
     }
-    const uint64_t* hw = horizontal.row(y);
-    const uint64_t* vw = vertical.row(y);
-    for (int64_t k = 0; k < horizontal.words; ++k) {
-      const uint64_t bits = hw[k] | vw[k];
-      const int64_t x0 = k * 64, n = std::min<int64_t>(64, w - x0);
-      for (int64_t b = 0; b < n; ++b) o[x0 + b] = static_cast<uint8_t>((bits >> b) & 1);
-    }
-    std::fill(o, o + std::min(d, w), 1);
-    std::fill(o + std::max<int64_t>(w - d, 0), o + w, 1);
+    bands.push_back(std::move(band));
   }
+  return bands;
 }
 
+template <typename T>
+void label_band(const T* labels, uint8_t* out, int64_t h, int64_t w, int64_t d) {
+  const BitRows band = std::move(label_band_bits(labels, h, w, {d}).front());
+  for (int64_t y = 0; y < h; ++y)
+    for (int64_t x = 0; x < w; ++x) out[y * w + x] = band.get(y, x);
+}
+
+template std::vector<BitRows> label_band_bits<uint8_t>(const uint8_t*, int64_t, int64_t, const std::vector<int64_t>&);
 template void label_band<uint8_t>(const uint8_t*, uint8_t*, int64_t, int64_t, int64_t);
 template void label_band<uint16_t>(const uint16_t*, uint8_t*, int64_t, int64_t, int64_t);
 template void label_band<int32_t>(const int32_t*, uint8_t*, int64_t, int64_t, int64_t);

@@ -23,6 +23,21 @@ void window_extremum(const T* src, T* dst, int64_t h, int64_t w, int64_t r,
 void mask_to_boundary(const uint8_t* mask, uint8_t* out, int64_t h, int64_t w,
                       int64_t d);
 
+/// Rows of packed bits: bit x of row y is bit x % 64 of word y * words + x / 64.
+struct BitRows {
+  int64_t h = 0, w = 0, words = 0;
+  std::vector<uint64_t> bits;
+  BitRows(int64_t h_, int64_t w_) : h(h_), w(w_), words((w_ + 63) / 64), bits(h_ * ((w_ + 63) / 64), 0) {}
+  uint64_t* row(int64_t y) { return bits.data() + y * words; }
+  const uint64_t* row(int64_t y) const { return bits.data() + y * words; }
+  bool get(int64_t y, int64_t x) const { return (bits[y * words + (x >> 6)] >> (x & 63)) & 1; }
+};
+
+/// label_band for several widths at once, as packed bits (one transition scan,
+/// then a logarithmic-time dilation per width).
+template <typename T>
+std::vector<BitRows> label_band_bits(const T* labels, int64_t h, int64_t w, const std::vector<int64_t>& widths);
+
 /// out(p) = 1 iff the (2d+1)^2 window around p (clipped to the image) holds a
 /// label other than labels(p), or p lies within d of the image edge. For a
 /// label map L, mask_to_boundary(L == c) == (L == c) & out for every c
