@@ -1,6 +1,9 @@
 // `boundseg eval`: evaluate a directory of predictions against ground truth.
 #include <fmt/format.h>
 
+#include <ATen/Parallel.h>
+
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <nlohmann/json.hpp>
@@ -113,10 +116,14 @@ int run_eval(const EvalArgs& a) {
   d.pred_dir = semantic ? a.pred : "";
   d.instance_dir = o.instance_ap ? (a.instances.empty() ? a.pred : a.instances) : "";
   d.protocol = o.protocol;
+  const auto start = std::chrono::steady_clock::now();
   const std::vector<metrics::EvalSample> samples = metrics::discover_samples(d);
   const metrics::EvalResult result = metrics::evaluate(samples, o);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::fputs(metrics::format_table(result).c_str(), stdout);
   for (const auto& w : result.warnings) std::fprintf(stderr, "warning: %s\n", w.c_str());
+  std::fprintf(stderr, "evaluated %lld images in %.3f s on %d threads\n", static_cast<long long>(result.num_images),
+               seconds, at::get_num_threads());
   if (!a.json.empty()) {
     io::write_file_atomic(a.json, metrics::to_json(result).dump(2) + "\n");
     std::fprintf(stderr, "wrote %s\n", a.json.c_str());
