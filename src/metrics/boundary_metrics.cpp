@@ -14,6 +14,13 @@ namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
+// True if the 64 bytes at p are all equal (vectorises to a few compares).
+bool all_equal_64(const uint8_t* p) {
+  uint8_t differ = 0;
+  for (int i = 0; i < 64; ++i) differ |= p[i] ^ p[0];
+  return differ == 0;
+}
+
 }  // namespace
 
 ClassMapping ClassMapping::cityscapes_label_ids() {
@@ -65,10 +72,26 @@ void accumulate_boundary_iou(const cv::Mat& gt, const cv::Mat& pred, const Class
     for (int64_t k = 0; k < gb.front().words; ++k) {
       uint64_t any = 0;
       for (size_t r = 0; r < nr; ++r) any |= gb[r].row(y)[k] | pb[r].row(y)[k];
+      if (!any) continue;
+      const int64_t x0 = k * 64;
+      if (x0 + 64 <= w && all_equal_64(gv + x0) && all_equal_64(pv + x0)) {
+        // Both maps constant over these 64 pixels (the common case): count with popcounts.
+        const int cg = mapping.class_of[gv[x0]], cp_raw = mapping.class_of[pv[x0]];
+        const int cp = mapping.ignored[gv[x0]] ? -1 : cp_raw;
+        for (size_t r = 0; r < nr; ++r) {
+          const uint64_t in_g = gb[r].row(y)[k], in_p = pb[r].row(y)[k];
+          if (cg >= 0) {
+            stats[r].union_[cg] += __builtin_popcountll(in_g);
+            if (cp_raw == cg) stats[r].intersection[cg] += __builtin_popcountll(in_g & in_p);
+          }
+          if (cp >= 0) stats[r].union_[cp] += __builtin_popcountll(cp == cg ? in_p & ~in_g : in_p);
+        }
+        continue;
+      }
       while (any) {  // only pixels in some band
         const int64_t bit = __builtin_ctzll(any);
         any &= any - 1;
-        const int64_t x = k * 64 + bit;
+        const int64_t x = x0 + bit;
         const int cg = mapping.class_of[gv[x]];
         const int cp_raw = mapping.class_of[pv[x]];
         const int cp = mapping.ignored[gv[x]] ? -1 : cp_raw;
@@ -124,19 +147,27 @@ struct ClassBoundaries {
         last_row[c] = std::max(last_row[c], y);
       }
     };
+    if (w == 0) return;
+    std::vector<uint8_t> mixed(w);
     for (int64_t y = 0; y < h; ++y) {
       const int16_t* row = map.data() + y * w;
       const int16_t* below = y + 1 < h ? row + w : nullptr;
+      // seg2bmap compares with the right, bottom and bottom-right neighbours
+      // inside the image; class c has a boundary bit here iff c occurs among
+      // those values and they are not all equal. First a vectorisable scan
+      // for pixels whose neighbourhood is not uniform.
+      for (int64_t x = 0; x + 1 < w; ++x) mixed[x] = row[x] != row[x + 1];
+      mixed[w - 1] = 0;
+      if (below) {
+        for (int64_t x = 0; x + 1 < w; ++x) mixed[x] |= (row[x] != below[x]) | (row[x] != below[x + 1]);
+        mixed[w - 1] = row[w - 1] != below[w - 1];
+      }
       for (int64_t x = 0; x < w; ++x) {
-        // seg2bmap compares with the right, bottom and bottom-right neighbours
-        // inside the image; class c has a boundary bit here iff c occurs among
-        // those values and they are not all equal.
-        const int16_t v = row[x];
+        if (!mixed[x]) continue;
         const bool right = x + 1 < w;
-        if ((!right || row[x + 1] == v) && (!below || (below[x] == v && (!right || below[x + 1] == v)))) continue;
         int16_t values[4];
         int n = 0;
-        values[n++] = v;
+        values[n++] = row[x];
         if (right) values[n++] = row[x + 1];
         if (below) values[n++] = below[x];
         if (below && right) values[n++] = below[x + 1];

@@ -20,6 +20,7 @@
 #include <opencv2/core.hpp>
 
 #include "boundseg/core/error.h"
+#include "metrics/numpy_sum.h"
 #include "ops/boundary/boundary_kernels.h"
 
 namespace boundseg::metrics {
@@ -520,29 +521,6 @@ Rle parse_polygons(const json& seg, const Image& image, const std::string& where
   return merge_union(rles);
 }
 
-// Numpy's pairwise summation (add.reduce on a contiguous float64 array), which np.mean uses in summarize:
-// keeps the 12 statistics within rounding of the reference.
-double pairwise_sum(const double* a, size_t n) {
-  if (n < 8) {
-    double s = 0.0;
-    for (size_t i = 0; i < n; ++i) s += a[i];
-    return s;
-  }
-  if (n <= 128) {
-    double r[8];
-    for (int j = 0; j < 8; ++j) r[j] = a[j];
-    size_t i = 8;
-    for (; i < n - n % 8; i += 8)
-      for (int j = 0; j < 8; ++j) r[j] += a[i + j];
-    double s = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
-    for (; i < n; ++i) s += a[i];
-    return s;
-  }
-  size_t n2 = n / 2;
-  n2 -= n2 % 8;
-  return pairwise_sum(a, n2) + pairwise_sum(a + n2, n - n2);
-}
-
 // evaluateImg output for one (category, area range, image); absent when the pair has neither GT nor DT.
 struct ImageEval {
   std::vector<double> scores;       // D, by score
@@ -693,7 +671,7 @@ double summarize(const Accumulated& acc, bool ap, const std::vector<size_t>& thr
     }
   }
   if (values.empty()) return -1.0;
-  return pairwise_sum(values.data(), values.size()) / static_cast<double>(values.size());
+  return numpy_pairwise_sum(values.data(), values.size()) / static_cast<double>(values.size());
 }
 
 // np.where(iouThr == p.iouThrs): exact double comparison; None selects every threshold.

@@ -18,6 +18,7 @@
 #include "boundseg/core/error.h"
 #include "boundseg/data/cityscapes_labels.h"
 #include "boundseg/io/atomic_file.h"
+#include "metrics/numpy_sum.h"
 #include "ops/boundary/boundary_kernels.h"
 
 namespace boundseg::metrics {
@@ -196,30 +197,6 @@ ParsedLine parse_line(std::string_view line, int number, const fs::path& txt) {
 
 // ---------------------------------------------------------------------------
 // numpy reduction order, so that averages reproduce the reference bit for bit
-
-// numpy's pairwise_sum (8 accumulators up to 128 elements, then halving) as
-// used by np.add.reduce on a contiguous float64 array.
-double numpy_pairwise_sum(const double* a, size_t n) {
-  constexpr size_t kBlock = 128;  // PW_BLOCKSIZE
-  if (n < 8) {
-    double sum = 0.0;
-    for (size_t i = 0; i < n; ++i) sum += a[i];
-    return sum;
-  }
-  if (n <= kBlock) {
-    double r[8];
-    for (int j = 0; j < 8; ++j) r[j] = a[j];
-    size_t i = 8;
-    for (; i < n - n % 8; i += 8)
-      for (int j = 0; j < 8; ++j) r[j] += a[i + j];
-    double sum = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
-    for (; i < n; ++i) sum += a[i];
-    return sum;
-  }
-  size_t half = n / 2;
-  half -= half % 8;
-  return numpy_pairwise_sum(a, half) + numpy_pairwise_sum(a + half, n - half);
-}
 
 // np.nanmean: NaNs replaced by 0 in the sum, divided by the count of the rest.
 double numpy_nanmean(std::vector<double> values) {

@@ -171,12 +171,15 @@ TEST(BoundaryIou, MatchesPerClassMaskBandsOnRandomMaps) {
   std::mt19937 rng(21);
   const ClassMapping m = ClassMapping::train_ids(3, 255);
   for (int trial = 0; trial < 20; ++trial) {
-    const int h = 2 + rng() % 25, w = 2 + rng() % 25, d = 1 + rng() % 4;
+    // Up to 3 words per row; blocky maps so that whole words are often uniform.
+    const int h = 2 + rng() % 25, w = 2 + rng() % 200, d = 1 + rng() % 4, block = 1 + rng() % 130;
     cv::Mat gt(h, w, CV_8UC1), pred(h, w, CV_8UC1);
-    for (int i = 0; i < h * w; ++i) {
-      gt.data[i] = rng() % 6 == 0 ? 255 : (i / 5 + rng() % 2) % 3;
-      pred.data[i] = rng() % 3;
-    }
+    for (int y = 0; y < h; ++y)
+      for (int x = 0; x < w; ++x) {
+        const int i = y * w + x;
+        gt.data[i] = (x / block + y / 7) % 4 == 3 ? 255 : (x / block + y / 7) % 3;
+        pred.data[i] = rng() % 50 == 0 ? rng() % 3 : ((x + 3) / block + y / 7) % 3;
+      }
     // Two widths in one call: the second must equal a call of its own.
     std::vector<BoundaryIouStats> both(2, BoundaryIouStats(3)), alone(1, BoundaryIouStats(3));
     accumulate_boundary_iou(gt, pred, m, {d + 2, d}, both);
