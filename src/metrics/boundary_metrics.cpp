@@ -157,10 +157,10 @@ struct ClassBoundaries {
       // those values and they are not all equal. First a vectorisable scan
       // for pixels whose neighbourhood is not uniform.
       for (int64_t x = 0; x + 1 < w; ++x) mixed[x] = row[x] != row[x + 1];
-      mixed[w - 1] = 0;
+      mixed.back() = 0;
       if (below) {
         for (int64_t x = 0; x + 1 < w; ++x) mixed[x] |= (row[x] != below[x]) | (row[x] != below[x + 1]);
-        mixed[w - 1] = row[w - 1] != below[w - 1];
+        mixed.back() = row[w - 1] != below[w - 1];
       }
       for (int64_t x = 0; x < w; ++x) {
         if (!mixed[x]) continue;
