@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <cstring>
 #include <cstdlib>
 #include <iostream>
 #include <limits>
@@ -11,9 +12,6 @@
 #include <string_view>
 #include <system_error>
 #include <unordered_map>
-
-#include <opencv2/core.hpp>
-#include <opencv2/imgproc.hpp>
 
 #include "boundseg/core/error.h"
 #include "boundseg/data/cityscapes_labels.h"
@@ -352,6 +350,41 @@ struct ValueStats {
 // box; `slots` receives the per-pixel index into `stats`. Works run by run
 // (ids come in long horizontal runs), so the hash lookup and the box update
 // happen once per run, not per pixel.
+// Non-zero pixel count and tight box of a full-image mask. Zero stretches are
+// skipped eight bytes at a time: masks are mostly empty.
+struct MaskExtent {
+  int64_t count = 0;
+  int x0 = 0, y0 = 0, x1 = -1, y1 = -1;
+};
+
+MaskExtent mask_extent(const cv::Mat& mask) {
+  MaskExtent e;
+  e.x0 = mask.cols;
+  e.y0 = mask.rows;
+  for (int y = 0; y < mask.rows; ++y) {
+    const uint8_t* row = mask.ptr<uint8_t>(y);
+    int first = -1, x = 0;
+    for (; x + 8 <= mask.cols && first < 0; x += 8) {
+      uint64_t word;
+      std::memcpy(&word, row + x, 8);
+      if (word) first = x + __builtin_ctzll(word) / 8;
+    }
+    for (; x < mask.cols && first < 0; ++x)
+      if (row[x]) first = x;
+    if (first < 0) continue;
+    int last = mask.cols - 1;
+    while (!row[last]) --last;
+    int64_t count = 0;
+    for (int i = first; i <= last; ++i) count += row[i] != 0;
+    e.count += count;
+    e.x0 = std::min(e.x0, first);
+    e.x1 = std::max(e.x1, last);
+    e.y0 = std::min(e.y0, y);
+    e.y1 = y;
+  }
+  return e;
+}
+
 template <typename T>
 std::vector<ValueStats> scan_values(const cv::Mat& ids, std::vector<int32_t>& slots) {
   std::vector<ValueStats> stats;
@@ -483,11 +516,11 @@ void InstanceMatcher::add_prediction(int label_id, double confidence, const cv::
           "have the ground truth's size " + size_text(s.height, s.width),
           [&] { return size_text(mask.rows, mask.cols); });
 
-  // Pass 1 (whole mask, OpenCV's vectorised scans): pixel count and tight box.
-  const int64_t pixel_count = cv::countNonZero(mask);
+  // Pass 1 (whole mask): pixel count and tight box.
+  const MaskExtent extent = mask_extent(mask);
+  const int64_t pixel_count = extent.count;
   if (pixel_count == 0) return;  // "skip if actually empty"
-  const cv::Rect box = cv::boundingRect(mask);
-  const int x0 = box.x, y0 = box.y, x1 = box.x + box.width - 1, y1 = box.y + box.height - 1;
+  const int x0 = extent.x0, y0 = extent.y0, x1 = extent.x1, y1 = extent.y1;
 
   // Pass 2 (box only): void intersection and intersections with same-class GT.
   const size_t num_gts = s.result.gts.size();

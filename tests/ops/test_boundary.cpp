@@ -5,6 +5,7 @@
 #include <random>
 
 #include "boundseg/ops/boundary.h"
+#include "ops/boundary/boundary_kernels.h"
 #include "reference/naive_boundary.h"
 #include "support/golden.h"
 #include "support/tensor_mat.h"
@@ -87,6 +88,26 @@ TEST(BoundaryBand, MaskToBoundaryMatchesDefinitionOnRandomMasks) {
     const auto expected = reference::mask_band(mask, h, w, d);
     const at::Tensor band = ops::mask_to_boundary(at::from_blob(mask.data(), {h, w}, at::kByte), ratio);
     for (int i = 0; i < h * w; ++i) ASSERT_EQ(band.data_ptr<uint8_t>()[i], expected[i]) << trial << " " << i;
+  }
+}
+
+TEST(BoundaryBand, MultiValuedMasksFollowTheReferenceSubtraction) {
+  // mask - erode(mask), erosion = min over the (2d+1)^2 window, 0 outside.
+  std::mt19937 rng(17);
+  for (int trial = 0; trial < 20; ++trial) {
+    const int h = 1 + rng() % 20, w = 1 + rng() % 90, d = 1 + rng() % 3;
+    std::vector<uint8_t> mask(h * w);
+    for (auto& v : mask) v = (rng() % 3 == 0) ? 0 : 1 + rng() % 4;
+    std::vector<uint8_t> out(h * w);
+    detail::mask_to_boundary(mask.data(), out.data(), h, w, d);
+    for (int y = 0; y < h; ++y)
+      for (int x = 0; x < w; ++x) {
+        int lo = 255;
+        for (int qy = y - d; qy <= y + d; ++qy)
+          for (int qx = x - d; qx <= x + d; ++qx)
+            lo = std::min<int>(lo, (qy < 0 || qy >= h || qx < 0 || qx >= w) ? 0 : mask[qy * w + qx]);
+        ASSERT_EQ(out[y * w + x], mask[y * w + x] - lo) << trial;
+      }
   }
 }
 

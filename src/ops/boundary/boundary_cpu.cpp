@@ -107,11 +107,6 @@ template void window_extremum<uint16_t>(const uint16_t*, uint16_t*, int64_t, int
 template void window_extremum<int32_t>(const int32_t*, int32_t*, int64_t, int64_t, int64_t, bool, int32_t);
 template void window_extremum<int64_t>(const int64_t*, int64_t*, int64_t, int64_t, int64_t, bool, int64_t);
 
-void mask_to_boundary(const uint8_t* mask, uint8_t* out, int64_t h, int64_t w, int64_t d) {
-  std::vector<uint8_t> eroded(h * w);
-  window_extremum<uint8_t>(mask, eroded.data(), h, w, d, /*take_max=*/false, /*outside=*/0);
-  for (int64_t i = 0; i < h * w; ++i) out[i] = static_cast<uint8_t>(mask[i] - eroded[i]);
-}
 
 namespace {
 
@@ -242,6 +237,37 @@ void label_band(const T* labels, uint8_t* out, int64_t h, int64_t w, int64_t d) 
   const BitRows band = std::move(label_band_bits(labels, h, w, {d}).front());
   for (int64_t y = 0; y < h; ++y)
     for (int64_t x = 0; x < w; ++x) out[y * w + x] = band.get(y, x);
+}
+
+void mask_to_boundary(const uint8_t* mask, uint8_t* out, int64_t h, int64_t w, int64_t d) {
+  // Binary masks (0 and one value v, the usual case) take the bit-parallel
+  // path: a pixel of v is in the band iff its window holds a 0 or leaves the
+  // image. Other masks follow the reference literally: mask - erode(mask).
+  uint8_t value = 0;
+  bool binary = true;
+  for (int64_t i = 0; i < h * w && binary; ++i) {
+    if (!mask[i]) continue;
+    if (!value) value = mask[i];
+    binary = mask[i] == value;
+  }
+  if (!binary) {
+    std::vector<uint8_t> eroded(h * w);
+    window_extremum<uint8_t>(mask, eroded.data(), h, w, d, /*take_max=*/false, /*outside=*/0);
+    for (int64_t i = 0; i < h * w; ++i) out[i] = static_cast<uint8_t>(mask[i] - eroded[i]);
+    return;
+  }
+  BitRows background(h, w);
+  for (int64_t y = 0; y < h; ++y)
+    for (int64_t x = 0; x < w; ++x)
+      if (!mask[y * w + x]) background.row(y)[x >> 6] |= uint64_t(1) << (x & 63);
+  dilate(background, d, d, d, d);
+  for (int64_t y = 0; y < h; ++y) {
+    const bool edge_row = y < d || y >= h - d;
+    for (int64_t x = 0; x < w; ++x) {
+      const bool band = edge_row || x < d || x >= w - d || background.get(y, x);
+      out[y * w + x] = band ? mask[y * w + x] : 0;
+    }
+  }
 }
 
 template std::vector<BitRows> label_band_bits<uint8_t>(const uint8_t*, int64_t, int64_t, const std::vector<int64_t>&);
