@@ -4,6 +4,8 @@
 // Usage: decode_floor --threads N GT_DIR PRED_DIR INSTANCE_DIR
 #include <ATen/Parallel.h>
 
+#include <malloc.h>
+
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -17,6 +19,9 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "usage: decode_floor --threads N GT_DIR PRED_DIR INSTANCE_DIR\n");
     return 2;
   }
+  // The same allocator settings as the boundseg CLI, so the floor is fair.
+  mallopt(M_MMAP_THRESHOLD, 256 << 20);
+  mallopt(M_TRIM_THRESHOLD, 512 << 20);
   at::set_num_threads(std::stoi(argv[2]));
   boundseg::metrics::DiscoverOptions d;
   d.gt_dir = argv[3];

@@ -3,6 +3,8 @@
 #include <ATen/Parallel.h>
 #include <c10/util/Exception.h>
 
+#include <malloc.h>
+
 #include <cstdio>
 #include <vector>
 
@@ -10,6 +12,10 @@
 #include "commands.h"
 
 int main(int argc, char** argv) {
+  // Per-image buffers are large: keep freed memory in the process instead of
+  // returning it to the kernel and faulting it back in for the next image.
+  mallopt(M_MMAP_THRESHOLD, 256 << 20);
+  mallopt(M_TRIM_THRESHOLD, 512 << 20);
   CLI::App app{"boundseg: segmentation boundaries done right (evaluation, boundary ops, refinement)"};
   app.require_subcommand(1);
   int threads = 0;
