@@ -1,5 +1,8 @@
 // CPU kernels for boundary bands, boundary targets and boundary maps.
 #include <algorithm>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 #include <cmath>
 #include <cstring>
 #include <functional>
@@ -111,45 +114,40 @@ template void window_extremum<int64_t>(const int64_t*, int64_t*, int64_t, int64_
 namespace {
 
 
-// out(x) = in(x + k) (k > 0 moves bits towards lower x; k < 0 the other way),
-// zero where the source falls outside the row.
-void shift_bits(const uint64_t* in, uint64_t* out, int64_t words, int64_t k) {
-  const int64_t word_shift = (k >= 0 ? k : -k) >> 6, bit_shift = (k >= 0 ? k : -k) & 63;
-  for (int64_t i = 0; i < words; ++i) {
-    if (k >= 0) {
-      const int64_t j = i + word_shift;
-      const uint64_t lo = j < words ? in[j] : 0, hi = j + 1 < words ? in[j + 1] : 0;
-      out[i] = bit_shift ? (lo >> bit_shift) | (hi << (64 - bit_shift)) : lo;
-    } else {
-      const int64_t j = i - word_shift;
-      const uint64_t hi = j >= 0 ? in[j] : 0, lo = j - 1 >= 0 ? in[j - 1] : 0;
-      out[i] = bit_shift ? (hi << bit_shift) | (lo >> (64 - bit_shift)) : hi;
-    }
+// Sets bits lo..hi (inclusive) of a row.
+void set_bit_range(uint64_t* row, int64_t lo, int64_t hi) {
+  const int64_t a = lo >> 6, b = hi >> 6;
+  const uint64_t first = ~uint64_t(0) << (lo & 63), last = ~uint64_t(0) >> (63 - (hi & 63));
+  if (a == b) {
+    row[a] |= first & last;
+    return;
   }
+  row[a] |= first;
+  for (int64_t k = a + 1; k < b; ++k) row[k] = ~uint64_t(0);
+  row[b] |= last;
 }
 
-// Window OR along a row: out(x) = OR of in(x - before .. x + after), built
-// from power-of-two runs (doubling): the cost grows with log(window).
-void window_or_row(const uint64_t* in, uint64_t* out, int64_t words, int64_t before, int64_t after,
-                   std::vector<uint64_t>& run, std::vector<uint64_t>& tmp) {
-  // Reaching further than the row is long changes nothing.
-  before = std::min(before, words * 64);
-  after = std::min(after, words * 64);
-  run.assign(in, in + words);  // run(x) = OR in[x, x + len)
+// Window OR along a row: out(x) = OR of in(x - before .. x + after). Each set
+// bit x' covers x' - after .. x' + before; covers are merged while scanning
+// (bits come in ascending order), so the cost follows the number of
+// transitions, not the window size.
+void window_or_row(const uint64_t* in, uint64_t* out, int64_t words, int64_t width, int64_t before, int64_t after) {
   std::fill(out, out + words, 0);
-  int64_t len = 1, offset = -before;
-  for (int64_t remaining = before + after + 1; remaining > 0; remaining >>= 1) {
-    if (remaining & 1) {  // out(x) |= run(x + offset), then move past it
-      shift_bits(run.data(), tmp.data(), words, offset);
-      for (int64_t i = 0; i < words; ++i) out[i] |= tmp[i];
-      offset += len;
-    }
-    if (remaining > 1) {
-      shift_bits(run.data(), tmp.data(), words, len);
-      for (int64_t i = 0; i < words; ++i) run[i] |= tmp[i];
-      len *= 2;
+  int64_t lo = 0, hi = -1;  // the pending cover; empty while hi < lo
+  for (int64_t k = 0; k < words; ++k) {
+    for (uint64_t word = in[k]; word; word &= word - 1) {
+      const int64_t x = k * 64 + __builtin_ctzll(word);
+      const int64_t a = std::max<int64_t>(0, x - after), b = std::min<int64_t>(width - 1, x + before);
+      if (hi >= lo && a <= hi + 1) {
+        hi = std::max(hi, b);
+      } else {
+        if (hi >= lo) set_bit_range(out, lo, hi);
+        lo = a;
+        hi = b;
+      }
     }
   }
+  if (hi >= lo) set_bit_range(out, lo, hi);
 }
 
 // Window OR over rows: out(y) = OR of in(y - before .. y + after), per bit.
@@ -176,15 +174,39 @@ void window_or_rows(BitRows& image, int64_t before, int64_t after) {
 
 // OR of `transitions` over the window rows [y - up, y + down] x cols [x - left, x + right].
 void dilate(BitRows& transitions, int64_t up, int64_t down, int64_t left, int64_t right) {
-  std::vector<uint64_t> run(transitions.words), tmp(transitions.words), out(transitions.words);
+  std::vector<uint64_t> out(transitions.words);
   for (int64_t y = 0; y < transitions.h; ++y) {
-    window_or_row(transitions.row(y), out.data(), transitions.words, left, right, run, tmp);
+    window_or_row(transitions.row(y), out.data(), transitions.words, transitions.w, left, right);
     std::copy(out.begin(), out.end(), transitions.row(y));
   }
   window_or_rows(transitions, up, down);
 }
 
 }  // namespace
+
+// Bit x of `right` = row[x] != row[x + 1] (x + 1 < w); of `down` = row[x] != below[x].
+template <typename T>
+void pack_transitions(const T* row, const T* below, int64_t w, uint64_t* right, uint64_t* down) {
+  int64_t x = 0;
+#if defined(__SSE2__)
+  if constexpr (sizeof(T) == 1) {
+    // 16 pixels per step: byte compares, then their sign bits as a mask.
+    for (; x + 17 <= w; x += 16) {
+      const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(row + x));
+      const __m128i r = _mm_loadu_si128(reinterpret_cast<const __m128i*>(row + x + 1));
+      const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(below + x));
+      const uint64_t differ_right = ~uint64_t(_mm_movemask_epi8(_mm_cmpeq_epi8(a, r))) & 0xFFFF;
+      const uint64_t differ_down = ~uint64_t(_mm_movemask_epi8(_mm_cmpeq_epi8(a, b))) & 0xFFFF;
+      right[x >> 6] |= differ_right << (x & 63);
+      down[x >> 6] |= differ_down << (x & 63);
+    }
+  }
+#endif
+  for (; x < w; ++x) {
+    if (x + 1 < w && row[x] != row[x + 1]) right[x >> 6] |= uint64_t(1) << (x & 63);
+    if (row[x] != below[x]) down[x >> 6] |= uint64_t(1) << (x & 63);
+  }
+}
 
 template <typename T>
 std::vector<BitRows> label_band_bits(const T* labels, int64_t h, int64_t w, const std::vector<int64_t>& widths) {
@@ -195,19 +217,7 @@ std::vector<BitRows> label_band_bits(const T* labels, int64_t h, int64_t w, cons
   for (int64_t y = 0; y < h; ++y) {
     const T* row = labels + y * w;
     const T* below = y + 1 < h ? row + w : row;  // the last row has no vertical transitions
-    uint64_t* hw = horizontal.row(y);
-    uint64_t* vw = vertical.row(y);
-    for (int64_t k = 0; k < horizontal.words; ++k) {
-      const int64_t x0 = k * 64, n = std::min<int64_t>(64, w - x0);
-      uint64_t hbits = 0, vbits = 0;
-      for (int64_t b = 0; b < n; ++b) {
-        const int64_t x = x0 + b;
-        hbits |= uint64_t(x + 1 < w && row[x] != row[x + 1]) << b;
-        vbits |= uint64_t(row[x] != below[x]) << b;
-      }
-      hw[k] = hbits;
-      vw[k] = vbits;
-    }
+    pack_transitions(row, below, w, horizontal.row(y), vertical.row(y));
   }
   std::vector<BitRows> bands;
   for (const int64_t d : widths) {
@@ -239,6 +249,12 @@ void label_band(const T* labels, uint8_t* out, int64_t h, int64_t w, int64_t d) 
     for (int64_t x = 0; x < w; ++x) out[y * w + x] = band.get(y, x);
 }
 
+template std::vector<BitRows> label_band_bits<uint8_t>(const uint8_t*, int64_t, int64_t, const std::vector<int64_t>&);
+template void label_band<uint8_t>(const uint8_t*, uint8_t*, int64_t, int64_t, int64_t);
+template void label_band<uint16_t>(const uint16_t*, uint8_t*, int64_t, int64_t, int64_t);
+template void label_band<int32_t>(const int32_t*, uint8_t*, int64_t, int64_t, int64_t);
+template void label_band<int64_t>(const int64_t*, uint8_t*, int64_t, int64_t, int64_t);
+
 void mask_to_boundary(const uint8_t* mask, uint8_t* out, int64_t h, int64_t w, int64_t d) {
   // Binary masks (0 and one value v, the usual case) take the bit-parallel
   // path: a pixel of v is in the band iff its window holds a 0 or leaves the
@@ -256,25 +272,13 @@ void mask_to_boundary(const uint8_t* mask, uint8_t* out, int64_t h, int64_t w, i
     for (int64_t i = 0; i < h * w; ++i) out[i] = static_cast<uint8_t>(mask[i] - eroded[i]);
     return;
   }
-  BitRows background(h, w);
+  // A binary mask is a label map of two labels: its band is the mask's part
+  // of the label band.
+  const BitRows band = std::move(label_band_bits(mask, h, w, {d}).front());
   for (int64_t y = 0; y < h; ++y)
-    for (int64_t x = 0; x < w; ++x)
-      if (!mask[y * w + x]) background.row(y)[x >> 6] |= uint64_t(1) << (x & 63);
-  dilate(background, d, d, d, d);
-  for (int64_t y = 0; y < h; ++y) {
-    const bool edge_row = y < d || y >= h - d;
-    for (int64_t x = 0; x < w; ++x) {
-      const bool band = edge_row || x < d || x >= w - d || background.get(y, x);
-      out[y * w + x] = band ? mask[y * w + x] : 0;
-    }
-  }
+    for (int64_t x = 0; x < w; ++x) out[y * w + x] = band.get(y, x) ? mask[y * w + x] : 0;
 }
 
-template std::vector<BitRows> label_band_bits<uint8_t>(const uint8_t*, int64_t, int64_t, const std::vector<int64_t>&);
-template void label_band<uint8_t>(const uint8_t*, uint8_t*, int64_t, int64_t, int64_t);
-template void label_band<uint16_t>(const uint16_t*, uint8_t*, int64_t, int64_t, int64_t);
-template void label_band<int32_t>(const int32_t*, uint8_t*, int64_t, int64_t, int64_t);
-template void label_band<int64_t>(const int64_t*, uint8_t*, int64_t, int64_t, int64_t);
 
 void cbl_boundary(const uint8_t* labels, uint8_t* out, int64_t h, int64_t w, int64_t d,
                   uint8_t ignore, bool mark_ignore) {
