@@ -28,7 +28,7 @@ void BM_CityscapesPixels(benchmark::State& state) {
   const auto& s = scene(state.range(0), state.range(1));
   for (auto _ : state) {
     metrics::CityscapesPixelStats stats;
-    metrics::accumulate_cityscapes_pixels(s.label_ids, s.pred_label_ids, s.instance_ids, stats, "bench");
+    metrics::accumulate_cityscapes_pixels(s.label_ids, s.pred_label_ids, s.instance_ids, stats, {"gt", "pred", "instances"});
     benchmark::DoNotOptimize(stats);
   }
 }

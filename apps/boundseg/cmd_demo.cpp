@@ -54,7 +54,7 @@ int run_demo(const DemoArgs& a) {
   o.progress = !a.quiet;
   const metrics::EvalResult result = metrics::evaluate(metrics::discover_samples(d), o);
   std::fputs(metrics::format_table(result).c_str(), stdout);
-  io::write_file_atomic(root / "results.json", metrics::to_json(result).dump(2) + "\n");
+  io::write_file_atomic(root / "results.json", metrics::to_json(result).dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
 
   // The picture: first scene, GT | prediction | where the boundaries go wrong.
   const std::string city = stems.front().substr(0, stems.front().find('_'));

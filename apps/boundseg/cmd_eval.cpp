@@ -31,13 +31,6 @@ struct EvalArgs {
 
 const std::vector<std::string> kMetricNames = {"miou", "biou", "bf", "ap"};
 
-bool has_result_txt(const std::string& dir) {
-  std::error_code ec;
-  if (dir.empty() || !std::filesystem::is_directory(dir, ec)) return false;
-  for (const auto& e : std::filesystem::recursive_directory_iterator(dir, ec))
-    if (e.is_regular_file() && e.path().extension() == ".txt") return true;
-  return false;
-}
 
 // COCO-format instance results: mask AP and Boundary AP (metrics.md §2.3).
 int run_coco(const EvalArgs& a) {
@@ -71,12 +64,12 @@ int run_coco(const EvalArgs& a) {
 
 int run_eval(const EvalArgs& a) {
   if (!a.coco_gt.empty() || !a.coco_dt.empty()) {
-    require(!a.coco_gt.empty() && !a.coco_dt.empty(), "eval", "--coco-gt and --coco-dt", "be given together",
-            [] { return "only one of them"; });
+    require_usage(!a.coco_gt.empty() && !a.coco_dt.empty(), "eval", "--coco-gt and --coco-dt", "be given together",
+                  "only one of them");
     return run_coco(a);
   }
-  require(!a.gt.empty(), "eval", "--gt", "name the ground-truth directory (or use --coco-gt/--coco-dt)",
-          [] { return "nothing"; });
+  require_usage(!a.gt.empty(), "eval", "--gt", "name the ground-truth directory (or use --coco-gt/--coco-dt)",
+                "nothing");
   metrics::EvalOptions o;
   o.protocol = a.protocol == "cityscapes" ? metrics::Protocol::kCityscapes : metrics::Protocol::kTrainId;
   o.num_classes = a.num_classes;
@@ -92,14 +85,15 @@ int run_eval(const EvalArgs& a) {
   if (a.metrics.empty()) {
     // Default: the semantic suite, plus AP when instance results are present.
     wanted = {"miou", "biou", "bf"};
-    if (!a.instances.empty() || (o.protocol == metrics::Protocol::kCityscapes && has_result_txt(a.pred)))
+    if (!a.instances.empty() ||
+        (o.protocol == metrics::Protocol::kCityscapes && !metrics::find_instance_results(a.pred).empty()))
       wanted.insert("ap");
   } else {
     std::stringstream ss(a.metrics);
     for (std::string name; std::getline(ss, name, ',');) {
       bool known = false;
       for (const auto& k : kMetricNames) known |= k == name;
-      require(known, "eval", "--metrics", "list names from miou, biou, bf, ap", [&] { return "'" + name + "'"; });
+      require_usage(known, "eval", "--metrics", "list names from miou, biou, bf, ap", "'" + name + "'");
       wanted.insert(name);
     }
   }
@@ -108,8 +102,8 @@ int run_eval(const EvalArgs& a) {
   o.boundary_f = wanted.count("bf");
   o.instance_ap = wanted.count("ap");
   const bool semantic = o.pixel || o.boundary_iou || o.boundary_f;
-  require(!semantic || !a.pred.empty(), "eval", "--pred", "name the directory of predicted label maps",
-          [] { return "nothing"; });
+  require_usage(!semantic || !a.pred.empty(), "eval", "--pred", "name the directory of predicted label maps",
+                "nothing");
 
   metrics::DiscoverOptions d;
   d.gt_dir = a.gt;
@@ -125,7 +119,7 @@ int run_eval(const EvalArgs& a) {
   std::fprintf(stderr, "evaluated %lld images in %.3f s on %d threads\n", static_cast<long long>(result.num_images),
                seconds, at::get_num_threads());
   if (!a.json.empty()) {
-    io::write_file_atomic(a.json, metrics::to_json(result).dump(2) + "\n");
+    io::write_file_atomic(a.json, metrics::to_json(result).dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
     std::fprintf(stderr, "wrote %s\n", a.json.c_str());
   }
   return 0;
@@ -147,10 +141,13 @@ Command add_eval(CLI::App& app) {
   cmd->add_option("--class-names", args->class_names, "Class names of the trainid protocol")->delimiter(',');
   cmd->add_option("--metrics", args->metrics,
                   "Comma list of miou,biou,bf,ap (default: miou,biou,bf, plus ap when instance results exist)");
-  cmd->add_option("--biou-ratios", args->biou_ratios, "Boundary IoU dilation ratios")->delimiter(',');
+  cmd->add_option("--biou-ratios", args->biou_ratios, "Boundary IoU dilation ratios")
+      ->delimiter(',')
+      ->check(CLI::NonNegativeNumber);
   cmd->add_option("--bf-thresholds", args->bf_thresholds,
                   "Boundary F tolerances: < 1 = fraction of the diagonal, >= 1 = pixels")
-      ->delimiter(',');
+      ->delimiter(',')
+      ->check(CLI::PositiveNumber);
   cmd->add_option("--ap-boundary-ratio", args->ap_ratio, "Dilation ratio of boundary AP (Cityscapes: 0.005)");
   cmd->add_option("--zero-union", args->zero_union,
                   "Classes absent from GT and prediction: exclude (NaN, default) or zero (counted as 0)")

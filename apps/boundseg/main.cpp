@@ -30,6 +30,9 @@ int main(int argc, char** argv) {
   try {
     for (const auto& command : commands)
       if (command.app->parsed()) return command.run();
+  } catch (const boundseg::cli::UsageError& e) {
+    std::fprintf(stderr, "%s\n", e.what());
+    return 2;
   } catch (const boundseg::Error& e) {
     std::fprintf(stderr, "%s\n", e.what());
     return 1;

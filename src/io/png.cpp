@@ -117,6 +117,14 @@ decode_error:
        std::string("a truncated or corrupt file (libpng: ") + sink.message + ")");
 }
 
+std::string describe_image(const cv::Mat& m) {
+  if (m.empty()) return "an empty image";
+  static const char* const kDepths[] = {"8-bit", "signed 8-bit", "16-bit", "signed 16-bit",
+                                        "32-bit integer", "32-bit float", "64-bit float", "16-bit float"};
+  return std::string("a ") + kDepths[m.depth()] + " " + std::to_string(m.channels()) + "-channel " +
+         std::to_string(m.cols) + "x" + std::to_string(m.rows) + " image";
+}
+
 cv::Mat read_color_image(const std::filesystem::path& path) {
   const std::string bytes = read_file(path, "image");
   cv::Mat image = cv::imdecode(cv::Mat(1, static_cast<int>(bytes.size()), CV_8UC1,

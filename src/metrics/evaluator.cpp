@@ -26,7 +26,7 @@ constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 // <city>_<seq:6>_<frame:6> at the start of a Cityscapes file name.
 const std::regex& cityscapes_prefix() {
-  static const std::regex re(R"(^(.+?_\d{6}_\d{6})_)");
+  static const std::regex re(R"(^(.+?_\d{6}_\d{6})(?:[_.]|$))");
   return re;
 }
 
@@ -52,8 +52,13 @@ void require_directory(const fs::path& dir, const std::string& argument) {
 // All regular files below dir, sorted for reproducible pairing.
 std::vector<fs::path> list_files(const fs::path& dir, const std::string& extension) {
   std::vector<fs::path> files;
-  for (const auto& entry : fs::recursive_directory_iterator(dir, fs::directory_options::follow_directory_symlink)) {
-    if (entry.is_regular_file() && entry.path().extension() == extension) files.push_back(entry.path());
+  try {
+    for (const auto& entry : fs::recursive_directory_iterator(dir, fs::directory_options::follow_directory_symlink)) {
+      if (entry.is_regular_file() && entry.path().extension() == extension) files.push_back(entry.path());
+    }
+  } catch (const fs::filesystem_error& e) {
+    fail("eval", "the directory '" + dir.string() + "'", "be readable throughout", e.code().message() + " at '" +
+         e.path1().string() + "'");
   }
   std::sort(files.begin(), files.end());
   return files;
@@ -83,6 +88,15 @@ std::set<fs::path> masks_listed_in(const std::vector<fs::path>& txts) {
 
 }  // namespace
 
+std::vector<fs::path> find_instance_results(const fs::path& dir) {
+  std::vector<fs::path> txts;
+  std::error_code ec;
+  if (dir.empty() || !fs::is_directory(dir, ec)) return txts;
+  for (const auto& t : list_files(dir, ".txt"))
+    if (!cityscapes_key(t.filename().string()).empty()) txts.push_back(t);
+  return txts;
+}
+
 std::vector<EvalSample> discover_samples(const DiscoverOptions& o) {
   require_directory(o.gt_dir, "--gt");
   if (!o.pred_dir.empty()) require_directory(o.pred_dir, "--pred");
@@ -104,15 +118,16 @@ std::vector<EvalSample> discover_samples(const DiscoverOptions& o) {
   require(!gts.empty(), "eval", "--gt '" + o.gt_dir.string() + "'", "contain ground-truth PNG files",
           [] { return "an empty directory"; });
 
-  std::vector<fs::path> txts;
-  if (!o.instance_dir.empty()) {
-    for (const auto& t : list_files(o.instance_dir, ".txt"))
-      if (!cityscapes_key(t.filename().string()).empty()) txts.push_back(t);
+  // Masks listed in result txts (under either folder) are never semantic predictions.
+  std::vector<fs::path> txts = find_instance_results(o.instance_dir);
+  std::vector<fs::path> listing = txts;
+  if (o.pred_dir != o.instance_dir) {
+    const auto more = find_instance_results(o.pred_dir);
+    listing.insert(listing.end(), more.begin(), more.end());
   }
-  // Index prediction candidates by pairing key.
   std::map<std::string, std::vector<fs::path>> preds, results;
   if (!o.pred_dir.empty()) {
-    const std::set<fs::path> masks = masks_listed_in(txts);
+    const std::set<fs::path> masks = masks_listed_in(listing);
     for (const auto& p : list_files(o.pred_dir, ".png")) {
       const std::string name = p.filename().string();
       if (is_gt_file(name) || masks.count(fs::weakly_canonical(p))) continue;
@@ -170,40 +185,47 @@ struct ImageStats {
   std::vector<std::string> warnings;
 };
 
-cv::Mat read_label_map(const fs::path& path, Protocol protocol) {
+cv::Mat read_label_map(const fs::path& path, bool eight_bit, const std::string& why) {
   cv::Mat m = io::read_label_png(path);
-  if (protocol == Protocol::kCityscapes) {
-    require(m.depth() == CV_8U, "eval", "the label map '" + path.string() + "'",
-            "be an 8-bit PNG of Cityscapes label ids", [] { return "a 16-bit PNG"; });
-  }
+  require(!eight_bit || m.depth() == CV_8U, "eval", "the label map '" + path.string() + "'", "be an 8-bit PNG " + why,
+          [] { return "a 16-bit PNG"; });
   return m;
 }
 
-ImageStats process_image(const EvalSample& s, const EvalOptions& o, const ClassMapping& mapping,
-                         bool with_iiou) {
+void require_same_size(const cv::Mat& reference, const fs::path& reference_path, const cv::Mat& other,
+                       const fs::path& other_path) {
+  require(other.size() == reference.size(), "eval", "'" + other_path.string() + "'",
+          "have the size of '" + reference_path.string() + "' (" + std::to_string(reference.cols) + "x" +
+              std::to_string(reference.rows) + ")",
+          [&] { return std::to_string(other.cols) + "x" + std::to_string(other.rows); });
+}
+
+ImageStats process_image(const EvalSample& s, const EvalOptions& o, const ClassMapping& mapping, bool with_iiou,
+                         const InstanceApOptions& ap_options) {
   ImageStats r;
   const std::string source = s.gt.string();
-  const cv::Mat gt = read_label_map(s.gt, o.protocol);
+  const bool cityscapes = o.protocol == Protocol::kCityscapes;
   const bool semantic = o.pixel || o.boundary_iou || o.boundary_f;
-  cv::Mat pred;
+  // Boundary metrics index 8-bit maps; Cityscapes label ids are 8-bit anyway.
+  const bool eight_bit = cityscapes || o.boundary_iou || o.boundary_f;
+  const std::string why = cityscapes ? "of Cityscapes label ids" : "for boundary metrics";
+  const cv::Mat gt = read_label_map(s.gt, eight_bit, why);
+  cv::Mat pred, instances;
   if (semantic) {
-    pred = read_label_map(s.prediction, o.protocol);
-    require(pred.size() == gt.size(), "eval", "the prediction '" + s.prediction.string() + "'",
-            "have the size of its ground truth '" + source + "' (" + std::to_string(gt.cols) + "x" +
-                std::to_string(gt.rows) + ")",
-            [&] { return std::to_string(pred.cols) + "x" + std::to_string(pred.rows); });
+    pred = read_label_map(s.prediction, eight_bit, why);
+    require_same_size(gt, s.gt, pred, s.prediction);
   }
-  cv::Mat instances;
-  if ((with_iiou && o.pixel) || o.instance_ap) instances = io::read_label_png(s.gt_instances);
-  if (o.protocol == Protocol::kCityscapes) {
-    if (o.pixel) accumulate_cityscapes_pixels(gt, pred, with_iiou ? instances : cv::Mat(), r.cityscapes, source);
-  } else {
+  if ((with_iiou && o.pixel) || o.instance_ap) {
+    instances = io::read_label_png(s.gt_instances);
+    require_same_size(gt, s.gt, instances, s.gt_instances);
+  }
+  const ImageSources names{source, s.prediction.string(), s.gt_instances.string()};
+  // The confusion pass also validates every id, whichever metrics are asked for.
+  if (semantic && cityscapes) {
+    accumulate_cityscapes_pixels(gt, pred, with_iiou && o.pixel ? instances : cv::Mat(), r.cityscapes, names);
+  } else if (semantic) {
     r.train_ids = TrainIdPixelStats(o.num_classes);
-    if (semantic) accumulate_train_id_pixels(gt, pred, o.ignore_index, r.train_ids, source);
-  }
-  if (semantic && (o.boundary_iou || o.boundary_f)) {
-    require(gt.depth() == CV_8U, "eval", "the ground truth '" + source + "'",
-            "be an 8-bit label map for boundary metrics", [] { return "a 16-bit map"; });
+    accumulate_train_id_pixels(gt, pred, o.ignore_index, r.train_ids, names);
   }
   if (o.boundary_iou) {
     std::vector<int64_t> widths;
@@ -213,24 +235,50 @@ ImageStats process_image(const EvalSample& s, const EvalOptions& o, const ClassM
   }
   if (o.boundary_f) r.boundary_f = boundary_f_image(gt, pred, mapping, o.boundary_f_thresholds);
   if (o.instance_ap) {
-    InstanceApOptions ap_options;
-    ap_options.boundary_dilation_ratio = o.ap_boundary_ratio;
-    InstanceMatcher matcher(instances, ap_options);
-    for (const auto& line : read_cityscapes_prediction_txt(s.instance_txt, &r.warnings)) {
-      const cv::Mat mask = io::read_label_png(line.mask_path);
-      require(mask.size() == gt.size(), "eval", "the instance mask '" + line.mask_path.string() + "'",
-              "have the size of its ground truth '" + source + "'",
-              [&] { return std::to_string(mask.cols) + "x" + std::to_string(mask.rows); });
-      matcher.add_prediction(line.label_id, line.confidence, mask);
+    try {
+      InstanceMatcher matcher(instances, ap_options);
+      for (const auto& line : read_cityscapes_prediction_txt(s.instance_txt, &r.warnings)) {
+        const cv::Mat mask = io::read_label_png(line.mask_path);
+        require_same_size(gt, s.gt, mask, line.mask_path);
+        matcher.add_prediction(line.label_id, line.confidence, mask);
+      }
+      r.instances = matcher.finish();
+    } catch (const Error& e) {
+      // The matcher checks values but knows no file names: add them.
+      throw Error(std::string(e.what()) + " (image '" + source + "', instance results '" + s.instance_txt.string() +
+                  "')");
     }
-    r.instances = matcher.finish();
   }
   return r;
+}
+
+void validate(const EvalOptions& o) {
+  for (double ratio : o.boundary_iou_ratios)
+    require(std::isfinite(ratio) && ratio >= 0, "eval", "--biou-ratios", "hold finite ratios >= 0",
+            [&] { return std::to_string(ratio); });
+  for (double t : o.boundary_f_thresholds)
+    require(std::isfinite(t) && t > 0, "eval", "--bf-thresholds", "hold finite tolerances > 0",
+            [&] { return std::to_string(t); });
+  require(std::isfinite(o.ap_boundary_ratio) && o.ap_boundary_ratio >= 0, "eval", "--ap-boundary-ratio",
+          "be a finite ratio >= 0", [&] { return std::to_string(o.ap_boundary_ratio); });
+  auto unique = [](std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return std::adjacent_find(v.begin(), v.end()) == v.end();
+  };
+  require(unique(o.boundary_iou_ratios), "eval", "--biou-ratios", "hold distinct values", [] { return "a repeat"; });
+  require(unique(o.boundary_f_thresholds), "eval", "--bf-thresholds", "hold distinct values",
+          [] { return "a repeat"; });
+  if (o.protocol == Protocol::kTrainId) {
+    require(o.ignore_index < 0 || o.ignore_index >= o.num_classes, "eval", "--ignore-index",
+            "lie outside the classes 0.." + std::to_string(o.num_classes - 1),
+            [&] { return std::to_string(o.ignore_index); });
+  }
 }
 
 }  // namespace
 
 EvalResult evaluate(const std::vector<EvalSample>& samples, const EvalOptions& o) {
+  validate(o);
   require(!samples.empty(), "eval", "the dataset", "contain at least one image", [] { return "none"; });
   const bool cityscapes = o.protocol == Protocol::kCityscapes;
   const ClassMapping mapping =
@@ -266,7 +314,10 @@ EvalResult evaluate(const std::vector<EvalSample>& samples, const EvalOptions& o
 
   CityscapesPixelStats cs_total;
   TrainIdPixelStats tid_total(o.num_classes);
-  std::vector<BoundaryIouStats> biou_total(o.boundary_iou_ratios.size(), BoundaryIouStats(mapping.num_classes));
+  std::vector<BoundaryIouStats> biou_total(o.boundary_iou ? o.boundary_iou_ratios.size() : 0,
+                                          BoundaryIouStats(mapping.num_classes));
+  InstanceApOptions ap_options;
+  ap_options.boundary_dilation_ratio = o.ap_boundary_ratio;
   BoundaryFStats bf_total(static_cast<int64_t>(o.boundary_f_thresholds.size()), mapping.num_classes);
   std::vector<InstanceImageMatches> matches;
 
@@ -279,7 +330,7 @@ EvalResult evaluate(const std::vector<EvalSample>& samples, const EvalOptions& o
     std::vector<ImageStats> stats(end - begin);
     at::parallel_for(begin, end, 1, [&](int64_t b, int64_t e) {
       for (int64_t i = b; i < e; ++i) {
-        stats[i - begin] = process_image(samples[i], o, mapping, with_iiou);
+        stats[i - begin] = process_image(samples[i], o, mapping, with_iiou, ap_options);
         progress.advance();
       }
     });
@@ -336,8 +387,6 @@ EvalResult evaluate(const std::vector<EvalSample>& samples, const EvalOptions& o
     result.boundary_f = boundary_f_scores(bf_total);
   }
   if (o.instance_ap) {
-    InstanceApOptions ap_options;
-    ap_options.boundary_dilation_ratio = o.ap_boundary_ratio;
     result.has_ap = true;
     result.ap_boundary_ratio = o.ap_boundary_ratio;
     result.ap = evaluate_instance_ap(matches, InstanceOverlap::kMask, ap_options);

@@ -16,6 +16,7 @@
 #include "boundseg/core/error.h"
 #include "boundseg/data/cityscapes_labels.h"
 #include "boundseg/io/atomic_file.h"
+#include "boundseg/io/png.h"
 #include "metrics/numpy_sum.h"
 #include "ops/boundary/boundary_kernels.h"
 
@@ -60,12 +61,6 @@ std::string label_text(int64_t id) {
 // Label id of an instanceIds value, as instance.py getLabelID.
 int64_t label_of_instance_value(int64_t v) { return v < kInstanceIdFactor ? v : v / kInstanceIdFactor; }
 
-std::string describe_mat(const cv::Mat& m) {
-  if (m.empty()) return "an empty matrix";
-  static const char* const kDepths[] = {"CV_8U", "CV_8S", "CV_16U", "CV_16S", "CV_32S", "CV_32F", "CV_64F", "CV_16F"};
-  return "a " + std::to_string(m.channels()) + "-channel " + kDepths[m.depth()] + " " + std::to_string(m.rows) + "x" +
-         std::to_string(m.cols) + " matrix";
-}
 
 std::string size_text(int64_t rows, int64_t cols) { return std::to_string(rows) + "x" + std::to_string(cols); }
 
@@ -422,7 +417,7 @@ InstanceMatcher::InstanceMatcher(const cv::Mat& gt_instance_ids, const InstanceA
   const cv::Mat& ids = gt_instance_ids;
   require(!ids.empty() && ids.channels() == 1 && (ids.depth() == CV_16U || ids.depth() == CV_32S), kMatcherWhat,
           "'gt_instance_ids'", "be a non-empty single-channel CV_16U or CV_32S instanceIds map",
-          [&] { return describe_mat(ids); });
+          [&] { return io::describe_image(ids); });
   s.height = ids.rows;
   s.width = ids.cols;
   const int64_t n = s.height * s.width;
@@ -511,7 +506,7 @@ void InstanceMatcher::add_prediction(int label_id, double confidence, const cv::
   if (instance_class_index(label_id) < 0) return;
   require(!std::isnan(confidence), kMatcherWhat, "'confidence'", "be a number other than NaN", [] { return "NaN"; });
   require(mask.type() == CV_8UC1, kMatcherWhat, "'mask'", "be a single-channel CV_8U mask (non-zero = instance)",
-          [&] { return describe_mat(mask); });
+          [&] { return io::describe_image(mask); });
   require(mask.rows == s.height && mask.cols == s.width, kMatcherWhat, "'mask'",
           "have the ground truth's size " + size_text(s.height, s.width),
           [&] { return size_text(mask.rows, mask.cols); });

@@ -8,6 +8,7 @@
 
 #include "boundseg/core/error.h"
 #include "boundseg/data/cityscapes_labels.h"
+#include "boundseg/io/png.h"
 
 namespace boundseg::metrics {
 namespace {
@@ -17,24 +18,24 @@ constexpr int kNumIds = cityscapes::kNumLabelIds;
 
 std::string size_text(const cv::Mat& m) { return std::to_string(m.cols) + "x" + std::to_string(m.rows); }
 
-void check_same_size(const cv::Mat& gt, const cv::Mat& other, const std::string& what, const std::string& source) {
-  require(gt.size() == other.size(), "eval", what + " of '" + source + "'",
+void check_same_size(const cv::Mat& gt, const cv::Mat& other, const std::string& what, const std::string& name) {
+  require(gt.size() == other.size(), "eval", what + " '" + name + "'",
           "have the ground truth's size " + size_text(gt), [&] { return size_text(other); });
 }
 
-[[noreturn]] void value_error(const std::string& what, const std::string& source, int value, int x, int y,
+[[noreturn]] void value_error(const std::string& what, const std::string& name, int value, int x, int y,
                               const std::string& requirement) {
-  fail("eval", what + " of '" + source + "'", requirement,
+  fail("eval", what + " '" + name + "'", requirement,
        "value " + std::to_string(value) + " at pixel (x=" + std::to_string(x) + ", y=" + std::to_string(y) + ")");
 }
 
 template <typename T>
 [[noreturn]] void report_first_bad(const cv::Mat& m, int64_t limit, int64_t ignore, const std::string& what,
-                                   const std::string& source, const std::string& requirement) {
+                                   const std::string& name, const std::string& requirement) {
   for (int y = 0; y < m.rows; ++y) {
     const T* row = m.ptr<T>(y);
     for (int x = 0; x < m.cols; ++x)
-      if (row[x] >= limit && row[x] != ignore) value_error(what, source, row[x], x, y, requirement);
+      if (row[x] >= limit && row[x] != ignore) value_error(what, name, row[x], x, y, requirement);
   }
   fail("eval", what, requirement, "an out-of-range value");  // unreachable
 }
@@ -55,7 +56,7 @@ struct InstanceCounts {
 };
 
 template <typename T>
-void count_instances(const cv::Mat& ids, const cv::Mat& pred, const std::string& source,
+void count_instances(const cv::Mat& ids, const cv::Mat& pred, const std::string& name,
                      std::vector<InstanceCounts>& counts, std::vector<int32_t>& slot_of, std::vector<int32_t>& order) {
   for (int y = 0; y < ids.rows; ++y) {
     const T* row = ids.ptr<T>(y);
@@ -65,7 +66,7 @@ void count_instances(const cv::Mat& ids, const cv::Mat& pred, const std::string&
       if (v <= 1000) continue;
       const int label = v / 1000;
       if (label >= kNumIds)  // (no message strings built on the hot path)
-        fail("eval", "the instance ground truth of '" + source + "'", "hold ids below 34000",
+        fail("eval", "the instance ground truth '" + name + "'", "hold ids below 34000",
              "value " + std::to_string(v));
       if (static_cast<size_t>(v) >= slot_of.size()) slot_of.resize(static_cast<size_t>(v) + 1, -1);
       if (slot_of[v] < 0) {
@@ -128,12 +129,12 @@ CityscapesPixelStats& CityscapesPixelStats::operator+=(const CityscapesPixelStat
 }
 
 void accumulate_cityscapes_pixels(const cv::Mat& gt, const cv::Mat& pred, const cv::Mat& gt_instances,
-                                  CityscapesPixelStats& stats, const std::string& source) {
-  require(gt.type() == CV_8UC1, "eval", "the ground truth '" + source + "'", "be an 8-bit label-id map",
-          [&] { return "OpenCV type " + std::to_string(gt.type()); });
-  require(pred.type() == CV_8UC1, "eval", "the prediction of '" + source + "'", "be an 8-bit label-id map",
+                                  CityscapesPixelStats& stats, const ImageSources& names) {
+  require(gt.type() == CV_8UC1, "eval", "the ground truth '" + names.gt + "'", "be an 8-bit label-id map",
+          [&] { return io::describe_image(gt); });
+  require(pred.type() == CV_8UC1, "eval", "the prediction '" + names.prediction + "'", "be an 8-bit label-id map",
           [&] { return "a 16-bit map"; });
-  check_same_size(gt, pred, "the prediction", source);
+  check_same_size(gt, pred, "the prediction", names.prediction);
   // Histogram of gt * 256 + pred: one pass, range checks afterwards. Two
   // interleaved histograms avoid stalls on runs of equal pixels.
   std::vector<uint32_t> hist(2 * 256 * 256, 0);
@@ -155,25 +156,25 @@ void accumulate_cityscapes_pixels(const cv::Mat& gt, const cv::Mat& pred, const 
       const uint32_t n = hist[(g << 8) | p];
       if (!n) continue;
       if (g >= kNumIds)
-        report_first_bad<uint8_t>(gt, kNumIds, -1, "the ground truth", source, "hold Cityscapes label ids 0..33");
+        report_first_bad<uint8_t>(gt, kNumIds, -1, "the ground truth", names.gt, "hold Cityscapes label ids 0..33");
       if (p >= kNumIds)
-        report_first_bad<uint8_t>(pred, kNumIds, -1, "the prediction", source,
+        report_first_bad<uint8_t>(pred, kNumIds, -1, "the prediction", names.prediction,
                                   "hold Cityscapes label ids 0..33 (map train ids through trainId->id first)");
       stats.confusion.at(g, p) += n;
     }
   if (gt_instances.empty()) return;
   require(gt_instances.type() == CV_16UC1 || gt_instances.type() == CV_32SC1, "eval",
-          "the instance ground truth of '" + source + "'", "be a 16-bit instanceIds map",
-          [&] { return "OpenCV type " + std::to_string(gt_instances.type()); });
-  check_same_size(gt, gt_instances, "the instance ground truth", source);
+          "the instance ground truth '" + names.gt_instances + "'", "be a 16-bit instanceIds map",
+          [&] { return io::describe_image(gt_instances); });
+  check_same_size(gt, gt_instances, "the instance ground truth", names.gt_instances);
   // Per instance (id > 1000): size, class hits, category hits (metrics.md §1.6).
   std::vector<InstanceCounts> counts;
   std::vector<int32_t> slot_of;  // instance id -> index into counts
   std::vector<int32_t> order;
   if (gt_instances.depth() == CV_16U) {
-    count_instances<uint16_t>(gt_instances, pred, source, counts, slot_of, order);
+    count_instances<uint16_t>(gt_instances, pred, names.gt_instances, counts, slot_of, order);
   } else {
-    count_instances<int32_t>(gt_instances, pred, source, counts, slot_of, order);
+    count_instances<int32_t>(gt_instances, pred, names.gt_instances, counts, slot_of, order);
   }
   std::sort(order.begin(), order.end());
   for (int32_t v : order) {
@@ -258,7 +259,7 @@ namespace {
 
 template <typename T>
 void accumulate_train_ids(const cv::Mat& gt, const cv::Mat& pred, int64_t ignore, TrainIdPixelStats& stats,
-                          const std::string& source) {
+                          const ImageSources& names) {
   const int64_t k = stats.num_classes;
   ConfusionMatrix& cm = stats.confusion;
   for (int y = 0; y < gt.rows; ++y) {
@@ -268,13 +269,13 @@ void accumulate_train_ids(const cv::Mat& gt, const cv::Mat& pred, int64_t ignore
       const int64_t gv = g[x], pv = p[x];
       if (gv == ignore) continue;
       if (gv >= k)
-        value_error("the ground truth", source, int(gv), x, y,
+        value_error("the ground truth", names.gt, int(gv), x, y,
                     "hold train ids 0.." + std::to_string(k - 1) + " or the ignore index " + std::to_string(ignore));
       int64_t col = pv;
       if (pv == ignore) {
         col = k;
       } else if (pv >= k) {
-        value_error("the prediction", source, int(pv), x, y,
+        value_error("the prediction", names.prediction, int(pv), x, y,
                     "hold train ids 0.." + std::to_string(k - 1) + " or the ignore index " + std::to_string(ignore));
       }
       ++cm.at(gv, col);
@@ -285,17 +286,17 @@ void accumulate_train_ids(const cv::Mat& gt, const cv::Mat& pred, int64_t ignore
 }  // namespace
 
 void accumulate_train_id_pixels(const cv::Mat& gt, const cv::Mat& pred, int64_t ignore_index,
-                                TrainIdPixelStats& stats, const std::string& source) {
+                                TrainIdPixelStats& stats, const ImageSources& names) {
   require(gt.channels() == 1 && (gt.depth() == CV_8U || gt.depth() == CV_16U), "eval",
-          "the ground truth '" + source + "'", "be a single-channel 8- or 16-bit label map",
-          [&] { return "OpenCV type " + std::to_string(gt.type()); });
-  check_same_size(gt, pred, "the prediction", source);
-  require(pred.type() == gt.type(), "eval", "the prediction of '" + source + "'",
+          "the ground truth '" + names.gt + "'", "be a single-channel 8- or 16-bit label map",
+          [&] { return io::describe_image(gt); });
+  check_same_size(gt, pred, "the prediction", names.prediction);
+  require(pred.type() == gt.type(), "eval", "the prediction '" + names.prediction + "'",
           "have the ground truth's bit depth", [&] { return "a different bit depth"; });
   if (gt.depth() == CV_8U) {
-    accumulate_train_ids<uint8_t>(gt, pred, ignore_index, stats, source);
+    accumulate_train_ids<uint8_t>(gt, pred, ignore_index, stats, names);
   } else {
-    accumulate_train_ids<uint16_t>(gt, pred, ignore_index, stats, source);
+    accumulate_train_ids<uint16_t>(gt, pred, ignore_index, stats, names);
   }
 }
 

@@ -36,6 +36,13 @@ std::vector<std::string> instance_class_names() {
   return names;
 }
 
+// Boundary-F mean over every class (F1RunningScore; absent classes count F = 1).
+double boundary_f_mean(const std::vector<double>& per_class) {
+  double sum = 0;
+  for (double v : per_class) sum += v;
+  return sum / double(per_class.size());
+}
+
 std::string percent(double v) { return std::isnan(v) ? "    -" : fmt::format("{:5.1f}", 100.0 * v); }
 
 }  // namespace
@@ -84,13 +91,10 @@ json to_json(const EvalResult& r) {
   if (!r.boundary_f.empty()) {
     json b = json::object();
     for (size_t i = 0; i < r.boundary_f_thresholds.size(); ++i) {
-      // Plain mean over all classes, as F1RunningScore does (absent classes count F = 1).
-      double sum = 0;
-      for (double v : r.boundary_f[i]) sum += v;
       b[key_of(r.boundary_f_thresholds[i])] = {
           {"threshold", r.boundary_f_thresholds[i]},
           {"unit", r.boundary_f_thresholds[i] >= 1 ? "pixels" : "fraction of the image diagonal"},
-          {"mean", number(sum / double(r.boundary_f[i].size()))},
+          {"mean", number(boundary_f_mean(r.boundary_f[i]))},
           {"per_class", per_name(r.class_names, r.boundary_f[i])}};
     }
     j["boundary_f"] = std::move(b);
@@ -136,12 +140,7 @@ std::string format_table(const EvalResult& r) {
     }
     out += fmt::format("{:<15}", "mean");
     for (const auto& c : columns) {
-      double v = mean_of(*c.second);
-      if (c.first.rfind("BF@", 0) == 0) {  // BF mean counts every class (F1RunningScore)
-        v = 0;
-        for (double x : *c.second) v += x;
-        v /= double(c.second->size());
-      }
+      const double v = c.first.rfind("BF@", 0) == 0 ? boundary_f_mean(*c.second) : mean_of(*c.second);
       out += fmt::format(" {:>11}", percent(v));
     }
     out += "\n";

@@ -146,8 +146,69 @@ TEST_F(CliTest, EmptyDirectoriesAndUsageErrorsFail) {
   EXPECT_EQ(r.exit_code, 1);
   const CliRun usage = run_cli("eval --no-such-flag");
   EXPECT_EQ(usage.exit_code, 2);
-  expect_failure(run_cli(eval_args(data() / "pred" / "semantic", json) + " --metrics miou,dice"),
-                 "--metrics must list names from miou, biou, bf, ap, but got 'dice'", json);
+  const CliRun bad_metric = run_cli(eval_args(data() / "pred" / "semantic", json) + " --metrics miou,dice");
+  expect_failure(bad_metric, "--metrics must list names from miou, biou, bf, ap, but got 'dice'", json);
+  EXPECT_EQ(bad_metric.exit_code, 2);
+}
+
+TEST_F(CliTest, MetricSubsetsWriteOnlyTheirKeys) {
+  const fs::path json = root_->path() / "subset.json";
+  const std::string instances = " --instances " + (data() / "pred" / "instances").string();
+  for (const std::string metrics : {"miou", "biou", "bf", "ap"}) {
+    const CliRun r = run_cli(eval_args(data() / "pred" / "semantic", json) + instances + " --metrics " + metrics);
+    ASSERT_EQ(r.exit_code, 0) << metrics << "\n" << r.output;
+    const auto j = nlohmann::json::parse(io::read_file(json, "test"));
+    EXPECT_EQ(j.contains("mIoU"), metrics == "miou") << metrics;
+    EXPECT_EQ(j.contains("boundary_iou"), metrics == "biou") << metrics;
+    EXPECT_EQ(j.contains("boundary_f"), metrics == "bf") << metrics;
+    EXPECT_EQ(j.contains("AP"), metrics == "ap") << metrics;
+  }
+}
+
+TEST_F(CliTest, InstanceResultsBesideSemanticPredictionsAreFoundByDefault) {
+  const fs::path pred = copy_predictions("together");
+  fs::copy(data() / "pred" / "instances", pred, fs::copy_options::recursive);
+  const fs::path json = root_->path() / "together.json";
+  const CliRun r = run_cli(eval_args(pred, json));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto j = nlohmann::json::parse(io::read_file(json, "test"));
+  EXPECT_TRUE(j.contains("AP") && j.contains("mIoU"));
+}
+
+TEST_F(CliTest, BadGroundTruthAndSixteenBitPredictionsFail) {
+  const fs::path json = root_->path() / "gtbad.json";
+  const fs::path gt = root_->path() / "gt_copy";
+  fs::copy(data() / "gtFine", gt, fs::copy_options::recursive);
+  const fs::path victim = gt / "val" / "bochum" / "bochum_000001_000019_gtFine_labelIds.png";
+  cv::Mat ids = io::read_label_png(victim);
+  ids.at<uint8_t>(3, 4) = 40;
+  io::write_png(victim, ids);
+  const CliRun r = run_cli("eval --quiet --gt " + gt.string() + " --pred " + (data() / "pred" / "semantic").string() +
+                           " --metrics biou --json " + json.string());
+  expect_failure(r, "the ground truth '" + victim.string() + "' must hold Cityscapes label ids 0..33", json);
+  EXPECT_NE(r.output.find("value 40 at pixel (x=4, y=3)"), std::string::npos) << r.output;
+
+  const fs::path pred = copy_predictions("sixteen");
+  io::write_png(pred / "aachen_000000_000019_leftImg8bit.png", cv::Mat(96, 192, CV_16UC1, cv::Scalar(7)));
+  expect_failure(run_cli(eval_args(pred, json)), "must be an 8-bit PNG of Cityscapes label ids, but got a 16-bit PNG",
+                 json);
+}
+
+TEST_F(CliTest, BadInstanceResultsFailNamingTheFile) {
+  const fs::path json = root_->path() / "inst.json";
+  fs::path inst = root_->path() / "inst_missing";
+  fs::copy(data() / "pred" / "instances", inst, fs::copy_options::recursive);
+  fs::remove(inst / "cologne_000002_000019_leftImg8bit_pred.txt");
+  expect_failure(run_cli(eval_args(data() / "pred" / "semantic", json) + " --instances " + inst.string()),
+                 "must be exactly one 'cologne_000002_000019*.txt' under --instances", json);
+
+  inst = root_->path() / "inst_badmask";
+  fs::copy(data() / "pred" / "instances", inst, fs::copy_options::recursive);
+  const std::string txt = io::read_file(inst / "aachen_000000_000019_leftImg8bit_pred.txt", "test");
+  const fs::path mask = inst / txt.substr(0, txt.find(' '));
+  io::write_file_atomic(mask, "not a png");
+  expect_failure(run_cli(eval_args(data() / "pred" / "semantic", json) + " --instances " + inst.string()),
+                 "the label file '" + mask.string() + "' must be a PNG image", json);
 }
 
 TEST_F(CliTest, FailureKeepsAnEarlierJsonIntact) {

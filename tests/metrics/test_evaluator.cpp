@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "boundseg/data/synthetic.h"
 #include "boundseg/io/png.h"
 #include "boundseg/metrics/evaluator.h"
 #include "support/compare.h"
@@ -92,8 +93,15 @@ TEST(GoldenEvaluator, FullSuiteInOnePassMatchesEveryReference) {
 }
 
 TEST(Evaluator, ResultsDoNotDependOnTheThreadCount) {
-  GoldenLayout layout;
-  const auto samples = discover_samples(layout.discover());
+  // 24 scenes: several chunks of images in flight, so the order of reduction matters.
+  testing::TempDir dir;
+  data::write_synthetic_cityscapes(dir.path(), 24, 48, 96, /*seed=*/5, /*progress=*/false);
+  DiscoverOptions d;
+  d.gt_dir = dir.path() / "gtFine";
+  d.pred_dir = dir.path() / "pred" / "semantic";
+  d.instance_dir = dir.path() / "pred" / "instances";
+  const auto samples = discover_samples(d);
+  ASSERT_EQ(samples.size(), 24u);
   const int threads = at::get_num_threads();
   at::set_num_threads(1);
   const std::string one = to_json(evaluate(samples, full_suite())).dump();

@@ -24,7 +24,7 @@ CityscapesPixelStats stats_of(const std::filesystem::path& dir, const std::vecto
     const cv::Mat gt = io::read_label_png(dir / (stem + "_gtFine_labelIds.png"));
     const cv::Mat inst = io::read_label_png(dir / (stem + "_gtFine_instanceIds.png"));
     const cv::Mat pred = io::read_label_png(dir / (stem + pred_suffix));
-    accumulate_cityscapes_pixels(gt, pred, inst, stats, stem);
+    accumulate_cityscapes_pixels(gt, pred, inst, stats, {stem, stem + pred_suffix, stem + "_inst"});
   }
   return stats;
 }
@@ -87,12 +87,12 @@ TEST(CityscapesPixels, RejectsIdsAbove33NamingFileValueAndPixel) {
   cv::Mat gt(4, 5, CV_8UC1, cv::Scalar(7)), pred(4, 5, CV_8UC1, cv::Scalar(7));
   pred.at<uint8_t>(2, 3) = 255;
   CityscapesPixelStats stats;
-  BOUNDSEG_EXPECT_THROWS_WITH(accumulate_cityscapes_pixels(gt, pred, cv::Mat(), stats, "x.png"),
-                              "boundseg eval: the prediction of 'x.png' must hold Cityscapes label ids 0..33 (map "
+  BOUNDSEG_EXPECT_THROWS_WITH(accumulate_cityscapes_pixels(gt, pred, cv::Mat(), stats, {"g.png", "x.png", ""}),
+                              "boundseg eval: the prediction 'x.png' must hold Cityscapes label ids 0..33 (map "
                               "train ids through trainId->id first), but got value 255 at pixel (x=3, y=2).");
   pred.at<uint8_t>(2, 3) = 7;
   gt.at<uint8_t>(0, 1) = 40;
-  BOUNDSEG_EXPECT_THROWS_WITH(accumulate_cityscapes_pixels(gt, pred, cv::Mat(), stats, "x.png"),
+  BOUNDSEG_EXPECT_THROWS_WITH(accumulate_cityscapes_pixels(gt, pred, cv::Mat(), stats, {"g.png", "x.png", ""}),
                               "value 40 at pixel (x=1, y=0)");
 }
 
@@ -100,7 +100,7 @@ TEST(CityscapesPixels, RejectsSizeMismatch) {
   CityscapesPixelStats stats;
   BOUNDSEG_EXPECT_THROWS_WITH(accumulate_cityscapes_pixels(cv::Mat(4, 5, CV_8UC1, cv::Scalar(7)),
                                                            cv::Mat(4, 6, CV_8UC1, cv::Scalar(7)), cv::Mat(), stats,
-                                                           "a"),
+                                                           {"g", "p", ""}),
                               "must have the ground truth's size 5x4, but got 6x4");
 }
 
@@ -127,7 +127,7 @@ TEST(TrainIdPixels, MatchesNaiveCountsAndConventions) {
         uni[c] += g == c || p == c;
       }
     }
-    accumulate_train_id_pixels(gt, pred, ignore, stats, "img");
+    accumulate_train_id_pixels(gt, pred, ignore, stats, {"g", "p", ""});
   }
   const auto s = train_id_pixel_scores(stats);
   for (int c = 0; c < k - 1; ++c) {
@@ -148,8 +148,8 @@ TEST(TrainIdPixels, RejectsOutOfRangeIds) {
   TrainIdPixelStats stats(3);
   cv::Mat gt(2, 2, CV_8UC1, cv::Scalar(1)), pred(2, 2, CV_8UC1, cv::Scalar(1));
   gt.at<uint8_t>(1, 0) = 3;
-  BOUNDSEG_EXPECT_THROWS_WITH(accumulate_train_id_pixels(gt, pred, 255, stats, "g.png"),
-                              "the ground truth of 'g.png' must hold train ids 0..2 or the ignore index 255, but got "
+  BOUNDSEG_EXPECT_THROWS_WITH(accumulate_train_id_pixels(gt, pred, 255, stats, {"g.png", "p.png", ""}),
+                              "the ground truth 'g.png' must hold train ids 0..2 or the ignore index 255, but got "
                               "value 3 at pixel (x=0, y=1)");
 }
 

@@ -77,17 +77,24 @@ TEST(BoundaryBand, WidthRoundsHalfToEven) {
 }
 
 TEST(BoundaryBand, MaskToBoundaryMatchesDefinitionOnRandomMasks) {
+  // Rows of 1..200 pixels (several 64-bit words), single rows and columns, and
+  // bands wider than the image.
   std::mt19937 rng(7);
-  for (int trial = 0; trial < 60; ++trial) {
-    const int h = 1 + rng() % 40, w = 1 + rng() % 40;
-    const double ratio = std::uniform_real_distribution<double>(0.0, 0.3)(rng);
+  for (int trial = 0; trial < 80; ++trial) {
+    const int h = trial % 10 == 0 ? 1 : 1 + rng() % 40, w = trial % 10 == 1 ? 1 : 1 + rng() % 200;
+    const double ratio = trial % 5 == 0 ? 1.0 : std::uniform_real_distribution<double>(0.0, 0.3)(rng);
     std::vector<uint8_t> mask(h * w);
-    const int density = rng() % 100;
-    for (auto& v : mask) v = (int(rng() % 100) < density) ? 1 : 0;
+    const int density = rng() % 100, scale = trial % 2 ? 1 : 255;
+    // Blocky masks (runs of up to 90 px) so that whole words are uniform too.
+    const int block = 1 + rng() % 90;
+    for (int y = 0; y < h; ++y)
+      for (int x = 0; x < w; ++x)
+        mask[y * w + x] = (int((y / 3 * 131 + x / block * 71) % 100) < density) ? scale : 0;
     const int d = static_cast<int>(ops::boundary_band_width(ratio, h, w));
     const auto expected = reference::mask_band(mask, h, w, d);
     const at::Tensor band = ops::mask_to_boundary(at::from_blob(mask.data(), {h, w}, at::kByte), ratio);
-    for (int i = 0; i < h * w; ++i) ASSERT_EQ(band.data_ptr<uint8_t>()[i], expected[i]) << trial << " " << i;
+    for (int i = 0; i < h * w; ++i)
+      ASSERT_EQ(band.data_ptr<uint8_t>()[i], expected[i] * mask[i]) << trial << " " << i;
   }
 }
 

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <filesystem>
+#include <string>
 #include <string_view>
 
 #include <opencv2/core/mat.hpp>
@@ -16,6 +17,9 @@ cv::Mat read_label_png(const std::filesystem::path& path);
 
 /// Reads an 8-bit colour image as BGR (any format OpenCV decodes).
 cv::Mat read_color_image(const std::filesystem::path& path);
+
+/// Describes an image for error messages, e.g. "a 16-bit 1-channel 512x256 image".
+std::string describe_image(const cv::Mat& image);
 
 /// Encodes `image` (CV_8U/CV_16U, 1 or 3 BGR channels) as PNG and writes it
 /// atomically.

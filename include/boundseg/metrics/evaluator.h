@@ -29,6 +29,10 @@ struct EvalSample {
   std::filesystem::path instance_txt;   ///< Cityscapes `*_pred.txt`
 };
 
+/// Cityscapes instance result files (`<city>_<seq>_<frame>*.txt`) under dir,
+/// recursively; empty if dir is empty or missing.
+std::vector<std::filesystem::path> find_instance_results(const std::filesystem::path& dir);
+
 struct DiscoverOptions {
   std::filesystem::path gt_dir;
   std::filesystem::path pred_dir;        ///< semantic predictions (may be empty)

@@ -27,6 +27,11 @@ class ConfusionMatrix {
   std::vector<uint64_t> counts_;
 };
 
+/// The files of one image, named in error messages.
+struct ImageSources {
+  std::string gt, prediction, gt_instances;
+};
+
 // ---------------------------------------------------------------------------
 // Cityscapes protocol (label ids 0..33)
 
@@ -41,9 +46,9 @@ struct CityscapesPixelStats {
 };
 
 /// Adds one image. gt, pred: CV_8U label ids; gt_instances: CV_16U/CV_32S
-/// instanceIds or empty (no iIoU). Values > 33 are errors naming `source`.
+/// instanceIds or empty (no iIoU). Values > 33 are errors naming the file.
 void accumulate_cityscapes_pixels(const cv::Mat& gt, const cv::Mat& pred, const cv::Mat& gt_instances,
-                                  CityscapesPixelStats& stats, const std::string& source);
+                                  CityscapesPixelStats& stats, const ImageSources& names);
 
 /// Scores with NaN where the reference has NaN (ignored ids, empty denominators).
 struct CityscapesPixelScores {
@@ -75,7 +80,7 @@ struct TrainIdPixelStats {
 
 /// gt, pred: CV_8U or CV_16U train ids; values >= K other than ignore_index are errors.
 void accumulate_train_id_pixels(const cv::Mat& gt, const cv::Mat& pred, int64_t ignore_index,
-                                TrainIdPixelStats& stats, const std::string& source);
+                                TrainIdPixelStats& stats, const ImageSources& names);
 
 struct TrainIdPixelScores {
   std::vector<double> class_iou, class_accuracy, class_dice;

@@ -47,9 +47,6 @@ at::Tensor label_boundary_band(const at::Tensor& labels, double dilation_ratio) 
     detail::for_each_plane<scalar_t, uint8_t>(src, out, [&](const scalar_t* in, uint8_t* o, int64_t h, int64_t w) {
       if constexpr (std::is_same_v<scalar_t, int8_t>) {
         TORCH_INTERNAL_ASSERT(false, "int8 labels are rejected at the entry");
-      } else if constexpr (std::is_same_v<scalar_t, int16_t>) {
-        std::vector<int32_t> widened(in, in + h * w);
-        detail::label_band<int32_t>(widened.data(), o, h, w, d);
       } else {
         detail::label_band<scalar_t>(in, o, h, w, d);
       }

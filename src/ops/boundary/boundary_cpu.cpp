@@ -106,9 +106,6 @@ void window_extremum(const T* src, T* dst, int64_t h, int64_t w, int64_t r, bool
 }
 
 template void window_extremum<uint8_t>(const uint8_t*, uint8_t*, int64_t, int64_t, int64_t, bool, uint8_t);
-template void window_extremum<uint16_t>(const uint16_t*, uint16_t*, int64_t, int64_t, int64_t, bool, uint16_t);
-template void window_extremum<int32_t>(const int32_t*, int32_t*, int64_t, int64_t, int64_t, bool, int32_t);
-template void window_extremum<int64_t>(const int64_t*, int64_t*, int64_t, int64_t, int64_t, bool, int64_t);
 
 
 namespace {
@@ -251,7 +248,7 @@ void label_band(const T* labels, uint8_t* out, int64_t h, int64_t w, int64_t d) 
 
 template std::vector<BitRows> label_band_bits<uint8_t>(const uint8_t*, int64_t, int64_t, const std::vector<int64_t>&);
 template void label_band<uint8_t>(const uint8_t*, uint8_t*, int64_t, int64_t, int64_t);
-template void label_band<uint16_t>(const uint16_t*, uint8_t*, int64_t, int64_t, int64_t);
+template void label_band<int16_t>(const int16_t*, uint8_t*, int64_t, int64_t, int64_t);
 template void label_band<int32_t>(const int32_t*, uint8_t*, int64_t, int64_t, int64_t);
 template void label_band<int64_t>(const int64_t*, uint8_t*, int64_t, int64_t, int64_t);
 
