@@ -2,6 +2,8 @@
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <array>
 #include <random>
 
 #include "boundseg/ops/distance_transform.h"
@@ -44,6 +46,36 @@ TEST(SegmentDistanceTransform, BorderIsNotABoundary) {
 
 TEST(SegmentDistanceTransform, RejectsFloatLabels) {
   BOUNDSEG_EXPECT_THROWS_WITH(ops::segment_distance_transform(at::zeros({2, 2})), "integer label map");
+}
+
+}  // namespace
+}  // namespace boundseg
+
+namespace boundseg {
+namespace {
+
+// SegFix's instance GT generator (segfix.md §2.3) stores, for every pixel, the
+// exact EDT to the nearest pixel of another instanceIds value, clipped at 250
+// and truncated to uint8: the per-segment EDT of the remapped instance map.
+TEST(GoldenSegmentDistanceTransform, MatchesSegFixInstanceDepth) {
+  const auto dir = testing::golden_dir("segfix");
+  const std::array<int, 19> valid = {7, 8, 11, 12, 13, 17, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 31, 32, 33};
+  for (const char* name : {"handmade_96x128", "scene_128x256", "scene_96x192"}) {
+    const cv::Mat ids = testing::read_png_fixture(dir / "inputs" / (std::string(name) + "_instanceIds.png"));
+    ASSERT_EQ(ids.type(), CV_16UC1);
+    at::Tensor labels = at::empty({ids.rows, ids.cols}, at::kInt);
+    for (int y = 0; y < ids.rows; ++y)
+      for (int x = 0; x < ids.cols; ++x) {
+        int v = ids.at<uint16_t>(y, x);
+        // Values below 256 that are not evaluated label ids become 255.
+        if (v < 256 && std::find(valid.begin(), valid.end(), v) == valid.end()) v = 255;
+        labels[y][x] = v;
+      }
+    const at::Tensor depth = ops::segment_distance_transform(labels).clamp_max(250.0f).to(at::kByte);
+    const cv::Mat expected = testing::read_png_fixture(dir / "gt" / (std::string(name) + "_instance_depth.png"));
+    cv::Mat got(ids.rows, ids.cols, CV_8UC1, depth.contiguous().data_ptr());
+    EXPECT_EQ(testing::count_mismatches(got, expected), 0) << name;
+  }
 }
 
 }  // namespace
