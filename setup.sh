@@ -25,7 +25,6 @@ if ((${#missing[@]})); then
   "${sudo_cmd[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
 
-export CCACHE_DIR="${CCACHE_DIR:-$PWD/.ccache}"
 build_dir="${BOUNDSEG_BUILD_DIR:-build}"
 cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release ${BOUNDSEG_CMAKE_ARGS:-} > /dev/null
 cmake --build "$build_dir" -j "$(nproc)"

@@ -10,7 +10,6 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 N="${N:-20}"; SIZE="${SIZE:-1024x2048}"; REPEATS="${REPEATS:-5}"
 build="${BUILD:-build-bench}"
 data="${DATA:-${TMPDIR:-/tmp}/boundseg-bench-${N}x${SIZE}}"
-export CCACHE_DIR="${CCACHE_DIR:-$PWD/.ccache}"
 
 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DBOUNDSEG_BUILD_BENCHMARKS=ON \
   -DBOUNDSEG_BUILD_TESTS=OFF > /dev/null
