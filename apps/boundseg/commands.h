@@ -31,5 +31,6 @@ struct Command {
 Command add_eval(CLI::App& app);
 Command add_demo(CLI::App& app);
 Command add_synth(CLI::App& app);
+Command add_convert(CLI::App& app);
 
 }  // namespace boundseg::cli

@@ -19,9 +19,12 @@ namespace {
 // Tensor bytes are copied as they are: safetensors data are little-endian, so the host must be too.
 static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "boundseg safetensors I/O assumes a little-endian host");
 
-// ordered_json keeps the header's key order: it decides the order of zero-size tensors that share an offset, and
-// the writer's output order (metadata, then the tensors as given).
-using Json = nlohmann::ordered_json;
+// Parsed headers use the std::map-backed json: ordered_json inserts by linear search, which makes a header of n
+// tensors O(n^2) to parse (a 100 MB hostile header would take hours). The header's key order, which orders
+// zero-size tensors sharing an offset, is recorded while parsing instead.
+using Json = nlohmann::json;
+// Only for the three fields of an entry written in the reference order dtype, shape, data_offsets.
+using OrderedJson = nlohmann::ordered_json;
 
 constexpr std::string_view kWhat = "safetensors";
 constexpr std::string_view kMetadataKey = "__metadata__";
@@ -67,12 +70,21 @@ struct Header {
   std::map<std::string, std::string> metadata;
 };
 
+// Names and keys come from the file: shown in full up to a sane length.
+std::string clip(std::string_view text) {
+  constexpr size_t kMaxChars = 80;
+  if (text.size() <= kMaxChars) return std::string(text);
+  size_t cut = kMaxChars;
+  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;  // keep UTF-8 whole
+  return std::string(text.substr(0, cut)) + "...";
+}
+
 std::string file_arg(const std::string& source) { return "the file '" + source + "'"; }
 std::string header_arg(const std::string& source) { return "the header of '" + source + "'"; }
 
 std::string entry_arg(const std::string& name, const std::string& source) {
   if (name == kMetadataKey) return "the __metadata__ of '" + source + "'";
-  return "the tensor '" + name + "' in '" + source + "'";
+  return "the tensor '" + clip(name) + "' in '" + source + "'";
 }
 
 std::string range_text(uint64_t begin, uint64_t end) {
@@ -87,14 +99,8 @@ std::string shape_text(const std::vector<int64_t>& shape) {
 
 // "a JSON <type> <value>", the value cut short so a hostile header cannot flood the message.
 std::string describe(const Json& j) {
-  std::string text = j.dump();
-  constexpr size_t kMaxChars = 60;
-  if (text.size() > kMaxChars) {
-    size_t cut = kMaxChars;
-    while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;  // keep UTF-8 whole
-    text = text.substr(0, cut) + "...";
-  }
-  return std::string("a JSON ") + j.type_name() + " " + text;
+  if (j.is_null()) return "a JSON null";
+  return std::string("a JSON ") + j.type_name() + " " + clip(j.dump());
 }
 
 uint64_t decode_u64_le(const char* p) {
@@ -120,38 +126,96 @@ uint64_t header_length(const char* prefix, uint64_t file_size, const std::string
   return n;
 }
 
-// Parses the JSON text; duplicate keys (which a JSON object cannot represent) are rejected while parsing.
-Json parse_json(std::string_view text, const std::string& source) {
-  struct Frame {
-    std::set<std::string> keys;
-    std::string last_key;
-  };
-  std::vector<Frame> frames;  // one per open object
-  const Json::parser_callback_t on_event = [&](int, Json::parse_event_t event, Json& parsed) {
-    if (event == Json::parse_event_t::object_start) {
-      frames.emplace_back();
-    } else if (event == Json::parse_event_t::object_end) {
-      frames.pop_back();
-    } else if (event == Json::parse_event_t::key) {
-      const auto& key = parsed.get_ref<const std::string&>();
-      Frame& frame = frames.back();
-      if (!frame.keys.insert(key).second) {
-        fail(kWhat, frames.size() == 1 ? header_arg(source) : entry_arg(frames.front().last_key, source),
-             "have unique JSON keys", "the key '" + key + "' twice");
-      }
-      frame.last_key = key;
-    }
+// First pass over the header text with nlohmann's SAX interface: syntax (and so UTF-8), nesting depth, duplicate
+// keys, and the order of the outermost keys. It builds no values, so the second pass (a plain DOM parse) only ever
+// sees well-formed, shallow, duplicate-free input. Neither pass is quadratic: nlohmann's callback parser rescans the
+// parent object after every member, and ordered_json inserts by linear search.
+class HeaderScanner final : public nlohmann::json_sax<Json> {
+ public:
+  // A valid header nests 3 levels (header object, entry object, shape array). nlohmann copies and dumps values
+  // recursively, so a hostile "[[[[..." header could otherwise overflow the stack.
+  static constexpr size_t kMaxDepth = 8;
+
+  explicit HeaderScanner(const std::string& source) : source_(source) {}
+
+  /// Keys of the outermost object, in header order.
+  std::vector<std::string> top_keys;
+
+  bool null() override { return true; }
+  bool boolean(bool) override { return true; }
+  bool number_integer(number_integer_t) override { return true; }
+  bool number_unsigned(number_unsigned_t) override { return true; }
+  bool number_float(number_float_t, const string_t&) override { return true; }
+  bool string(string_t&) override { return true; }
+  bool binary(binary_t&) override { return true; }
+  bool start_object(std::size_t) override {
+    open();
+    frames_.emplace_back();
     return true;
-  };
-  try {
-    return Json::parse(text.begin(), text.end(), on_event);
-  } catch (const Json::parse_error& e) {
+  }
+  bool key(string_t& key) override {
+    Frame& frame = frames_.back();
+    if (!frame.keys.insert(key).second) {
+      fail(kWhat, context(), "have unique JSON keys", "the key '" + clip(key) + "' twice");
+    }
+    frame.last_key = key;
+    if (frames_.size() == 1) top_keys.push_back(key);
+    return true;
+  }
+  bool end_object() override {
+    frames_.pop_back();
+    --depth_;
+    return true;
+  }
+  bool start_array(std::size_t) override {
+    open();
+    return true;
+  }
+  bool end_array() override {
+    --depth_;
+    return true;
+  }
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception& e) override {
     // nlohmann also rejects malformed UTF-8 inside strings, so this covers the encoding too.
     std::string why = e.what();
     const size_t tag_end = why.find("] ");
     if (tag_end != std::string::npos) why = why.substr(tag_end + 2);
-    fail(kWhat, header_arg(source), "be valid UTF-8 JSON", "invalid JSON (" + why + ")");
+    fail(kWhat, header_arg(source_), "be valid UTF-8 JSON", "invalid JSON (" + why + ")");
   }
+
+ private:
+  struct Frame {
+    std::set<std::string> keys;
+    std::string last_key;
+  };
+
+  void open() {
+    if (++depth_ > kMaxDepth) {
+      fail(kWhat, context(), "nest JSON values at most " + std::to_string(kMaxDepth) + " levels deep",
+           "deeper nesting");
+    }
+  }
+  std::string context() const {
+    return frames_.size() <= 1 ? header_arg(source_) : entry_arg(frames_.front().last_key, source_);
+  }
+
+  const std::string& source_;
+  std::vector<Frame> frames_;  // one per open object
+  size_t depth_ = 0;           // open objects and arrays
+};
+
+// Parses the header JSON; `top_keys` receives the keys of the outermost object in header order.
+Json parse_json(std::string_view text, const std::string& source, std::vector<std::string>& top_keys) {
+  // nlohmann stops at a NUL byte as if the input ended there, which would let bytes after it pass unchecked; a raw
+  // NUL is never valid JSON.
+  const size_t nul = text.find('\0');
+  if (nul != std::string_view::npos) {
+    fail(kWhat, header_arg(source), "be valid UTF-8 JSON", "a NUL byte at header byte " + std::to_string(nul));
+  }
+  HeaderScanner scanner(source);
+  Json::sax_parse(text.begin(), text.end(), &scanner);
+  top_keys = std::move(scanner.top_keys);
+  return Json::parse(text.begin(), text.end());
 }
 
 uint64_t unsigned_field(const Json& j, const std::string& arg, const std::string& field) {
@@ -167,11 +231,12 @@ Entry parse_entry(const std::string& name, const Json& value, uint64_t buffer_si
           [&] { return describe(value); });
   for (const char* field : {"dtype", "shape", "data_offsets"}) {
     require(value.contains(field), kWhat, arg, std::string("have the field '") + field + "'",
-            [&] { return "the fields " + describe(value); });
+            [&] { return describe(value); });
   }
   for (const auto& item : value.items()) {
-    require(item.key() == "dtype" || item.key() == "shape" || item.key() == "data_offsets", kWhat, arg,
-            "have exactly the fields dtype, shape, data_offsets", [&] { return "an extra field '" + item.key() + "'"; });
+    const bool known = item.key() == "dtype" || item.key() == "shape" || item.key() == "data_offsets";
+    require(known, kWhat, arg, "have exactly the fields dtype, shape, data_offsets",
+            [&] { return "an extra field '" + clip(item.key()) + "'"; });
   }
   Entry e;
   e.name = name;
@@ -180,7 +245,7 @@ Entry parse_entry(const std::string& name, const Json& value, uint64_t buffer_si
   require(dtype.is_string(), kWhat, arg, "have a string 'dtype'", [&] { return describe(dtype); });
   e.dtype = find_dtype(dtype.get_ref<const std::string&>());
   require(e.dtype != nullptr, kWhat, arg, "have dtype " + std::string(kSupportedDtypes),
-          [&] { return "\"" + dtype.get<std::string>() + "\""; });
+          [&] { return describe(dtype); });
 
   const Json& shape = value["shape"];
   require(shape.is_array(), kWhat, arg, "have a 'shape' array of non-negative integers",
@@ -209,37 +274,38 @@ Entry parse_entry(const std::string& name, const Json& value, uint64_t buffer_si
   require(e.end <= buffer_size, kWhat, arg,
           "have data_offsets inside the " + std::to_string(buffer_size) + "-byte data buffer",
           [&] { return range_text(e.begin, e.end); });
+  const std::string typed_shape = std::string(e.dtype->name) + " " + shape_text(e.shape);
   uint64_t nbytes = 0;
-  const uint64_t elem_size = c10::elementSize(e.dtype->type);
-  const bool overflow = __builtin_mul_overflow(numel, elem_size, &nbytes);
-  require(!overflow && nbytes == e.end - e.begin, kWhat, arg,
-          "span numel x element size = " + (overflow ? std::string("(overflow)") : std::to_string(nbytes)) +
-              " bytes (" + std::string(e.dtype->name) + " " + shape_text(e.shape) + ")",
+  require(!__builtin_mul_overflow(numel, c10::elementSize(e.dtype->type), &nbytes), kWhat, arg,
+          "have a byte size (numel x element size) that fits in 64 bits", [&] { return typed_shape; });
+  require(nbytes == e.end - e.begin, kWhat, arg,
+          "span numel x element size = " + std::to_string(nbytes) + " bytes (" + typed_shape + ")",
           [&] { return std::to_string(e.end - e.begin) + " bytes " + range_text(e.begin, e.end); });
   return e;
 }
 
 Header parse_header(std::string_view text, uint64_t buffer_size, const std::string& source) {
-  const Json root = parse_json(text, source);
+  std::vector<std::string> keys;
+  const Json root = parse_json(text, source, keys);
   require(root.is_object(), kWhat, header_arg(source), "be a JSON object", [&] { return describe(root); });
   // Like the reference implementation: no BOM or leading whitespace, so every conforming reader agrees.
   require(text.front() == '{', kWhat, header_arg(source), "start with '{'",
           [&] { return "a header starting with byte " + std::to_string(static_cast<unsigned char>(text.front())); });
 
   Header header;
-  for (const auto& item : root.items()) {
-    if (item.key() == kMetadataKey) {
-      const Json& meta = item.value();
-      require(meta.is_object(), kWhat, entry_arg(item.key(), source), "be a JSON object of strings",
-              [&] { return describe(meta); });
-      for (const auto& kv : meta.items()) {
-        require(kv.value().is_string(), kWhat, entry_arg(item.key(), source), "map keys to strings only",
-                [&] { return describe(kv.value()) + " for '" + kv.key() + "'"; });
+  for (const std::string& key : keys) {
+    const Json& value = root.find(key).value();
+    if (key == kMetadataKey) {
+      require(value.is_object(), kWhat, entry_arg(key, source), "be a JSON object of strings",
+              [&] { return describe(value); });
+      for (const auto& kv : value.items()) {
+        require(kv.value().is_string(), kWhat, entry_arg(key, source), "map keys to strings only",
+                [&] { return describe(kv.value()) + " for '" + clip(kv.key()) + "'"; });
         header.metadata.emplace(kv.key(), kv.value().get<std::string>());
       }
       continue;
     }
-    header.entries.push_back(parse_entry(item.key(), item.value(), buffer_size, source));
+    header.entries.push_back(parse_entry(key, value, buffer_size, source));
   }
 
   // The ranges must tile the data buffer exactly, as the reference implementation requires: sorted by
@@ -256,8 +322,9 @@ Header parse_header(std::string_view text, uint64_t buffer_size, const std::stri
                range_text(previous->begin, previous->end));
     }
     if (e.begin > covered) {
+      const std::string where = previous ? ", where tensor '" + previous->name + "' ends" : "";
       fail(kWhat, entry_arg(e.name, source),
-           "start at byte " + std::to_string(covered) + " where the previous tensor ends (no holes in the data buffer)",
+           "start at byte " + std::to_string(covered) + where + " (no holes in the data buffer)",
            range_text(e.begin, e.end));
     }
     covered = e.end;
@@ -347,15 +414,23 @@ std::string serialize_safetensors(const std::vector<std::pair<std::string, at::T
     }
   };
 
-  Json header = Json::object();
+  // The header text is assembled here rather than dumped from one json object: the tensors keep the given order
+  // without ordered_json's linear-time insertion.
+  std::string text = "{";
+  const auto append_member = [&](const std::string& key, const auto& value) {
+    if (text.size() > 1) text += ',';
+    text += Json(key).dump();
+    text += ':';
+    text += value.dump();
+  };
   if (!metadata.empty()) {
-    Json meta = Json::object();
+    Json meta = Json::object();  // sorted by key, like the std::map it comes from
     for (const auto& [key, value] : metadata) {
       require_utf8(key, "the __metadata__ key '" + key + "'");
       require_utf8(value, "the __metadata__ value of '" + key + "'");
       meta[key] = value;
     }
-    header[std::string(kMetadataKey)] = std::move(meta);
+    append_member(std::string(kMetadataKey), meta);
   }
 
   std::vector<at::Tensor> contiguous;
@@ -382,17 +457,20 @@ std::string serialize_safetensors(const std::vector<std::pair<std::string, at::T
     // resolve_neg/resolve_conj: a lazily negated view is "contiguous" but its memory holds the un-negated values.
     at::Tensor t = tensor.resolve_conj().resolve_neg().to(at::kCPU).contiguous();
     const uint64_t nbytes = t.nbytes();
-    Json entry = Json::object();
+    OrderedJson entry = OrderedJson::object();
     entry["dtype"] = std::string(dtype->name);
     entry["shape"] = t.sizes().vec();
-    entry["data_offsets"] = Json::array({offset, offset + nbytes});
-    header[name] = std::move(entry);
+    entry["data_offsets"] = OrderedJson::array({offset, offset + nbytes});
+    append_member(name, entry);
     offset += nbytes;
     contiguous.push_back(std::move(t));
   }
-
-  std::string text = header.dump();
+  text += '}';
   text.append((8 - text.size() % 8) % 8, ' ');  // 8-byte aligned data, as the reference writer pads
+  require(text.size() <= kSafetensorsMaxHeaderBytes, kWhat, "the header for " + std::to_string(tensors.size()) +
+          " tensors", "be at most " + std::to_string(kSafetensorsMaxHeaderBytes) + " bytes to be readable",
+          [&] { return std::to_string(text.size()) + " bytes"; });
+
   std::string out;
   out.reserve(8 + text.size() + offset);
   uint64_t n = text.size();

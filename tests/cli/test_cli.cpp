@@ -12,6 +12,7 @@
 
 #include "boundseg/io/atomic_file.h"
 #include "boundseg/io/png.h"
+#include "boundseg/io/safetensors.h"
 #include "support/golden.h"
 
 namespace boundseg {
@@ -250,6 +251,42 @@ TEST(CliCoco, MalformedJsonFailsWithoutOutput) {
   const CliRun r = run_cli("eval --coco-gt " + (dir.path() / "gt.json").string() + " --coco-dt " +
                            (dir.path() / "gt.json").string() + " --json " + json.string());
   expect_failure(r, "must be valid JSON, but got a parse error", json);
+}
+
+}  // namespace
+}  // namespace boundseg
+
+namespace boundseg {
+namespace {
+
+TEST(CliConvert, PthCheckpointBecomesSafetensorsReadableInCpp) {
+  if (!fs::exists("/usr/bin/python3") || std::system("/usr/bin/python3 -c 'import torch' 2>/dev/null") != 0) {
+    GTEST_SKIP() << "python3-torch is not installed: the converter cannot run";
+  }
+  testing::TempDir dir;
+  const fs::path pth = dir.path() / "model.pth";
+  const std::string make = "/usr/bin/python3 -c \"import torch, collections; torch.save({'meta': {}, 'state_dict': "
+                           "collections.OrderedDict([('module.backbone.conv1.weight', torch.arange(6.).reshape(2, 3)), "
+                           "('module.cls_head.weight', torch.ones(19, 4, 1, 1)), ('module.cls_head.bias', "
+                           "torch.zeros(19))])}, '" + pth.string() + "')\"";
+  ASSERT_EQ(std::system(make.c_str()), 0);
+  const fs::path out = dir.path() / "model.safetensors";
+  const CliRun r = run_cli("convert --quiet " + pth.string() + " " + out.string());
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const io::Safetensors weights = io::read_safetensors(out);
+  ASSERT_EQ(weights.tensors.count("backbone.conv1.weight"), 1u) << "the module. prefix is stripped";
+  EXPECT_TRUE(weights.tensors.at("backbone.conv1.weight").equal(at::arange(6.).reshape({2, 3}).to(at::kFloat)));
+  EXPECT_EQ(weights.tensors.at("cls_head.weight").size(0), 19);
+  EXPECT_TRUE(fs::exists(dir.path() / "model.json"));
+}
+
+TEST(CliConvert, MissingCheckpointFailsNamingIt) {
+  testing::TempDir dir;
+  const CliRun r = run_cli("convert " + (dir.path() / "nope.pth").string() + " " +
+                           (dir.path() / "out.safetensors").string());
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.output.find("nope.pth"), std::string::npos) << r.output;
+  EXPECT_FALSE(fs::exists(dir.path() / "out.safetensors"));
 }
 
 }  // namespace
