@@ -1,0 +1,42 @@
+// HRNet + OCR head as openseg's HRNet_W48_OCR (hrnet_ocr.md §2).
+#include "boundseg/models/hrnet_ocr.h"
+
+#include <ATen/ATen.h>
+
+namespace boundseg::models {
+
+HrnetOcrOptions hrnet_ocr_options(const std::string& backbone_name, int64_t num_classes, BnNaming bn_naming) {
+  return HrnetOcrOptions()
+      .backbone(hrnet_options(backbone_name, bn_naming))
+      .head(OcrHeadOptions(num_classes).bn_naming(bn_naming));
+}
+
+HrnetOcrImpl::HrnetOcrImpl(const HrnetOcrOptions& options) : options_(options) {
+  backbone_ = register_module("backbone", Hrnet(options_.backbone()));
+  head_ = OcrHead(backbone_->feature_spec(), options_.head());
+  // The reference keeps the head layers directly on the network (`conv3x3.0.weight`, not `head.conv3x3.0.weight`).
+  for (const auto& child : head_->named_children()) register_module(child.key(), child.value());
+}
+
+void HrnetOcrImpl::train(bool on) {
+  torch::nn::Module::train(on);
+  head_->train(on);
+}
+
+HrnetOcrOutput HrnetOcrImpl::forward_all(const at::Tensor& x) {
+  HrnetOcrOutput result;
+  result.features = backbone_->forward(x);
+  HeadOutput logits = head_->forward(result.features);
+  // Both outputs go back to the input size (§2 step 8).
+  const std::vector<int64_t> size = {x.size(2), x.size(3)};
+  result.out_aux = at::upsample_bilinear2d(logits.aux, size, /*align_corners=*/true);
+  result.out = at::upsample_bilinear2d(logits.out, size, /*align_corners=*/true);
+  return result;
+}
+
+std::tuple<at::Tensor, at::Tensor> HrnetOcrImpl::forward(const at::Tensor& x) {
+  HrnetOcrOutput result = forward_all(x);
+  return {result.out_aux, result.out};
+}
+
+}  // namespace boundseg::models
