@@ -265,40 +265,46 @@ Rle polygon_to_rle(const std::vector<double>& xy, int64_t height, int64_t width)
   return Rle{height, width, std::move(counts)};
 }
 
-// maskApi.c rleMerge with intersect = 0: union of same-size RLEs, walking both run lists in lockstep and
-// emitting a count whenever the union value changes (and at the end).
+// Walks two run lists of the same image in lockstep (as maskApi.c does) and calls step(length, a, b) for every
+// stretch of pixels where the first mask has value a and the second value b (stretches may be empty).
+template <typename Step>
+void walk_runs(const std::vector<uint32_t>& lhs, const std::vector<uint32_t>& rhs, Step step) {
+  uint64_t ca = lhs[0], cb = rhs[0], remaining = 1;
+  size_t ia = 1, ib = 1;
+  bool va = false, vb = false;
+  while (remaining > 0) {
+    const uint64_t c = std::min(ca, cb);
+    step(c, va, vb);
+    ca -= c;
+    if (ca == 0 && ia < lhs.size()) {
+      ca = lhs[ia++];
+      va = !va;
+    }
+    cb -= c;
+    if (cb == 0 && ib < rhs.size()) {
+      cb = rhs[ib++];
+      vb = !vb;
+    }
+    remaining = ca + cb;
+  }
+}
+
+// maskApi.c rleMerge with intersect = 0: the union of same-size RLEs, re-encoded run by run (zeros first).
 Rle merge_union(const std::vector<Rle>& rles) {
   Rle merged = rles.front();
   for (size_t i = 1; i < rles.size(); ++i) {
-    const std::vector<uint32_t>& lhs = merged.counts;
-    const std::vector<uint32_t>& rhs = rles[i].counts;
     std::vector<uint32_t> out;
-    uint64_t ca = lhs[0], cb = rhs[0], cc = 0, ct = 1;
-    size_t ia = 1, ib = 1;
-    bool v = false, va = false, vb = false;
-    while (ct > 0) {
-      const uint64_t c = std::min(ca, cb);
-      cc += c;
-      ct = 0;
-      ca -= c;
-      if (ca == 0 && ia < lhs.size()) {
-        ca = lhs[ia++];
-        va = !va;
+    uint64_t run = 0;
+    bool value = false;
+    walk_runs(merged.counts, rles[i].counts, [&](uint64_t c, bool a, bool b) {
+      if ((a || b) != value) {
+        out.push_back(static_cast<uint32_t>(run));
+        run = 0;
+        value = !value;
       }
-      ct += ca;
-      cb -= c;
-      if (cb == 0 && ib < rhs.size()) {
-        cb = rhs[ib++];
-        vb = !vb;
-      }
-      ct += cb;
-      const bool previous = v;
-      v = va || vb;
-      if (v != previous || ct == 0) {
-        out.push_back(static_cast<uint32_t>(cc));
-        cc = 0;
-      }
-    }
+      run += c;
+    });
+    out.push_back(static_cast<uint32_t>(run));
     merged.counts = std::move(out);
   }
   return merged;
@@ -318,31 +324,11 @@ bool boxes_overlap(const Box& d, const Box& g) {
 double pair_iou(const Rle& dt, const Box& dt_box, const Rle& gt, const Box& gt_box, bool crowd) {
   if (!boxes_overlap(dt_box, gt_box)) return 0.0;
   if (dt.height != gt.height || dt.width != gt.width) return -1.0;
-  const std::vector<uint32_t>& lhs = dt.counts;
-  const std::vector<uint32_t>& rhs = gt.counts;
-  uint64_t ca = lhs[0], cb = rhs[0], ct = 1, inter = 0, uni = 0;
-  size_t ia = 1, ib = 1;
-  bool va = false, vb = false;
-  while (ct > 0) {
-    const uint64_t c = std::min(ca, cb);
-    if (va || vb) {
-      uni += c;
-      if (va && vb) inter += c;
-    }
-    ct = 0;
-    ca -= c;
-    if (ca == 0 && ia < lhs.size()) {
-      ca = lhs[ia++];
-      va = !va;
-    }
-    ct += ca;
-    cb -= c;
-    if (cb == 0 && ib < rhs.size()) {
-      cb = rhs[ib++];
-      vb = !vb;
-    }
-    ct += cb;
-  }
+  uint64_t inter = 0, uni = 0;
+  walk_runs(dt.counts, gt.counts, [&](uint64_t c, bool a, bool b) {
+    if (a || b) uni += c;
+    if (a && b) inter += c;
+  });
   if (inter == 0) {
     uni = 1;
   } else if (crowd) {
