@@ -32,5 +32,6 @@ Command add_eval(CLI::App& app);
 Command add_demo(CLI::App& app);
 Command add_synth(CLI::App& app);
 Command add_convert(CLI::App& app);
+Command add_infer(CLI::App& app);
 
 }  // namespace boundseg::cli

@@ -21,7 +21,8 @@ int main(int argc, char** argv) {
   int threads = 0;
   app.add_option("--threads", threads, "Worker threads (default: all cores)")->check(CLI::NonNegativeNumber);
   const std::vector<boundseg::cli::Command> commands = {boundseg::cli::add_eval(app), boundseg::cli::add_demo(app), boundseg::cli::add_synth(app),
-                                                     boundseg::cli::add_convert(app)};
+                                                     boundseg::cli::add_convert(app),
+                                                     boundseg::cli::add_infer(app)};
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -12,6 +12,7 @@
 
 #include "boundseg/io/atomic_file.h"
 #include "boundseg/io/png.h"
+#include "boundseg/data/cityscapes_labels.h"
 #include "boundseg/io/safetensors.h"
 #include "support/golden.h"
 
@@ -287,6 +288,57 @@ TEST(CliConvert, MissingCheckpointFailsNamingIt) {
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.output.find("nope.pth"), std::string::npos) << r.output;
   EXPECT_FALSE(fs::exists(dir.path() / "out.safetensors"));
+}
+
+}  // namespace
+}  // namespace boundseg
+
+#include "boundseg/models/hrnet_ocr.h"
+#include "boundseg/models/state_dict.h"
+
+namespace boundseg {
+namespace {
+
+// Random HRNet-W18+OCR weights written as safetensors, and two small images.
+struct InferSetup {
+  testing::TempDir dir;
+  InferSetup() {
+    torch::manual_seed(1);
+    models::HrnetOcr model(models::hrnet_ocr_options("hrnet18", 19));
+    io::write_safetensors(dir.path() / "w18.safetensors", models::state_dict(*model));
+    fs::create_directories(dir.path() / "images");
+    cv::Mat image(48, 80, CV_8UC3);
+    cv::randu(image, 0, 255);
+    io::write_png(dir.path() / "images" / "a.png", image);
+    io::write_png(dir.path() / "images" / "b.png", image(cv::Rect(0, 0, 64, 40)).clone());
+  }
+};
+
+TEST(CliInfer, WritesOneLabelPngPerImageAndOverlays) {
+  InferSetup s;
+  const fs::path out = s.dir.path() / "out";
+  const CliRun r = run_cli("infer --quiet --model hrnet18_ocr --weights " + (s.dir.path() / "w18.safetensors").string() +
+                           " --images " + (s.dir.path() / "images").string() + " --out " + out.string() +
+                           " --format labelids --crop 32x48 --flip --overlay");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const cv::Mat a = io::read_label_png(out / "a.png"), b = io::read_label_png(out / "b.png");
+  EXPECT_EQ(a.size(), cv::Size(80, 48));
+  EXPECT_EQ(b.size(), cv::Size(64, 40));
+  const auto& valid = cityscapes::train_id_to_id();
+  for (int i = 0; i < a.rows * a.cols; ++i)
+    ASSERT_NE(std::find(valid.begin(), valid.end(), int(a.data[i])), valid.end()) << int(a.data[i]);
+  EXPECT_EQ(io::read_color_image(out / "a_overlay.png").size(), cv::Size(80, 48));
+}
+
+TEST(CliInfer, WeightsOfAnotherArchitectureFailNamingKeys) {
+  InferSetup s;
+  const CliRun r = run_cli("infer --quiet --model hrnet32_ocr --weights " + (s.dir.path() / "w18.safetensors").string() +
+                           " --images " + (s.dir.path() / "images").string() + " --out " +
+                           (s.dir.path() / "out").string());
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("mis-shaped keys (aux_head.0.bias: model [480], weights [270]"), std::string::npos)
+      << r.output;
+  EXPECT_FALSE(fs::exists(s.dir.path() / "out" / "a.png"));
 }
 
 }  // namespace

@@ -1,0 +1,145 @@
+// `boundseg infer`: run an HRNet+OCR model over images and write label PNGs (and overlays).
+#include <ATen/ATen.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <regex>
+#include <sstream>
+
+#include "boundseg/core/error.h"
+#include "boundseg/core/progress.h"
+#include "boundseg/data/cityscapes_labels.h"
+#include "boundseg/io/png.h"
+#include "boundseg/io/safetensors.h"
+#include "boundseg/models/inference.h"
+#include "boundseg/models/state_dict.h"
+#include "boundseg/viz/render.h"
+#include "commands.h"
+
+namespace boundseg::cli {
+namespace {
+namespace fs = std::filesystem;
+
+struct InferArgs {
+  std::string model = "hrnet48_ocr", weights, out, format = "trainids", naming = "abn", crop, stride;
+  std::vector<std::string> images;
+  std::vector<double> scales = {1.0};
+  int64_t num_classes = 19;
+  bool flip = false, overlay = false, quiet = false;
+};
+
+// "HxW" -> (h, w); empty -> (0, 0).
+std::pair<int64_t, int64_t> parse_hw(const std::string& text, const char* option) {
+  if (text.empty()) return {0, 0};
+  int64_t h = 0, w = 0;
+  char x = 0;
+  std::istringstream in(text);
+  in >> h >> x >> w;
+  require_usage(in && in.peek() == EOF && x == 'x' && h > 0 && w > 0, "infer", option, "be HxW with positive sides",
+                "'" + text + "'");
+  return {h, w};
+}
+
+std::vector<fs::path> list_images(const std::vector<std::string>& inputs) {
+  std::vector<fs::path> images;
+  auto is_image = [](const fs::path& p) {
+    std::string ext = p.extension().string();
+    std::transform(ext.begin(), ext.end(), ext.begin(), ::tolower);
+    return ext == ".png" || ext == ".jpg" || ext == ".jpeg";
+  };
+  for (const auto& input : inputs) {
+    std::error_code ec;
+    if (fs::is_directory(input, ec)) {
+      for (const auto& e : fs::recursive_directory_iterator(input))
+        if (e.is_regular_file() && is_image(e.path())) images.push_back(e.path());
+    } else {
+      require(fs::is_regular_file(input, ec), "infer", "--images '" + input + "'", "be an image file or a directory",
+              [] { return "no such file"; });
+      images.push_back(input);
+    }
+  }
+  std::sort(images.begin(), images.end());
+  require(!images.empty(), "infer", "--images", "name at least one .png/.jpg image", [] { return "none"; });
+  return images;
+}
+
+int run_infer(const InferArgs& a) {
+  static const std::regex model_name(R"(hrnet(18|32|48|64)_ocr)");
+  require_usage(std::regex_match(a.model, model_name), "infer", "--model",
+                "be one of hrnet18_ocr, hrnet32_ocr, hrnet48_ocr, hrnet64_ocr", "'" + a.model + "'");
+  require_usage(a.format != "labelids" || a.num_classes == cityscapes::kNumTrainIds, "infer", "--format labelids",
+                "be used with the 19 Cityscapes classes", std::to_string(a.num_classes) + " classes");
+  const auto [crop_h, crop_w] = parse_hw(a.crop, "--crop");
+  const auto [stride_h, stride_w] = parse_hw(a.stride, "--stride");
+
+  models::HrnetOcr model(models::hrnet_ocr_options(a.model.substr(0, a.model.find('_')), a.num_classes,
+                                                   a.naming == "torch" ? models::BnNaming::kTorch
+                                                                       : models::BnNaming::kAbn));
+  models::load_state_dict(*model, io::read_safetensors(a.weights).tensors);  // strict: errors name the keys
+  model->eval();
+  models::InferenceOptions options;
+  options.crop_height = crop_h;
+  options.crop_width = crop_w;
+  options.stride_height = stride_h;
+  options.stride_width = stride_w;
+  options.flip = a.flip;
+  options.scales = a.scales;
+
+  const auto images = list_images(a.images);
+  const fs::path out_dir = a.out;
+  ProgressBar progress("infer", static_cast<int64_t>(images.size()), !a.quiet);
+  for (const auto& path : images) {
+    const fs::path target = out_dir / (path.stem().string() + ".png");
+    require(fs::weakly_canonical(target) != fs::weakly_canonical(path), "infer", "--out '" + a.out + "'",
+            "differ from the image folder (inputs are never overwritten)", [&] { return target.string(); });
+    const cv::Mat image = io::read_color_image(path);
+    const at::Tensor logits = models::predict_logits(model, models::normalize_openseg(image), options);
+    const at::Tensor ids = logits.argmax(1)[0].to(at::kByte).contiguous();
+    cv::Mat train_ids(image.rows, image.cols, CV_8UC1);
+    std::copy(ids.data_ptr<uint8_t>(), ids.data_ptr<uint8_t>() + ids.numel(), train_ids.data);
+    cv::Mat written = train_ids;
+    if (a.format == "labelids") {
+      written = train_ids.clone();
+      for (int i = 0; i < written.rows * written.cols; ++i)
+        written.data[i] = static_cast<uint8_t>(cityscapes::train_id_to_id()[train_ids.data[i]]);
+    } else if (a.format == "color") {
+      written = viz::colorize_train_ids(train_ids, a.num_classes);
+    }
+    io::write_png(target, written);
+    if (a.overlay)
+      io::write_png(out_dir / (path.stem().string() + "_overlay.png"),
+                    viz::overlay_labels(image, train_ids, a.num_classes));
+    progress.advance();
+  }
+  progress.finish();
+  if (!a.quiet) std::fprintf(stderr, "wrote %zu predictions to %s\n", images.size(), a.out.c_str());
+  return 0;
+}
+
+}  // namespace
+
+Command add_infer(CLI::App& app) {
+  auto args = std::make_shared<InferArgs>();
+  CLI::App* cmd = app.add_subcommand("infer", "Segment images with an HRNet+OCR model and write label PNGs");
+  cmd->add_option("--model", args->model, "hrnet18_ocr, hrnet32_ocr, hrnet48_ocr or hrnet64_ocr")->capture_default_str();
+  cmd->add_option("--weights", args->weights, "Weights (.safetensors, see `boundseg convert`)")->required();
+  cmd->add_option("--images", args->images, "Image files or directories (searched recursively)")->required();
+  cmd->add_option("--out", args->out, "Output directory")->required();
+  cmd->add_option("--format", args->format, "trainids, labelids (Cityscapes ids, for `eval`) or color")
+      ->check(CLI::IsMember({"trainids", "labelids", "color"}))
+      ->capture_default_str();
+  cmd->add_option("--num-classes", args->num_classes, "Classes of the model")->check(CLI::Range(1, 255))
+      ->capture_default_str();
+  cmd->add_option("--naming", args->naming, "abn (openseg master checkpoints) or torch (pytorch-1.7 branch)")
+      ->check(CLI::IsMember({"abn", "torch"}))
+      ->capture_default_str();
+  cmd->add_option("--crop", args->crop, "Sliding-window crop HxW (default: whole image)");
+  cmd->add_option("--stride", args->stride, "Sliding-window stride HxW (default: 2/3 of the crop)");
+  cmd->add_flag("--flip", args->flip, "Average with the horizontally flipped image");
+  cmd->add_option("--scales", args->scales, "Test scales, e.g. 0.75,1,1.25")->delimiter(',');
+  cmd->add_flag("--overlay", args->overlay, "Also write <name>_overlay.png (colours and boundaries over the image)");
+  cmd->add_flag("--quiet", args->quiet, "No progress bar");
+  return {cmd, [args] { return run_infer(*args); }};
+}
+
+}  // namespace boundseg::cli
