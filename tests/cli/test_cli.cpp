@@ -14,6 +14,8 @@
 #include "boundseg/io/png.h"
 #include "boundseg/data/cityscapes_labels.h"
 #include "boundseg/io/safetensors.h"
+#include "boundseg/models/hrnet_ocr.h"
+#include "boundseg/models/state_dict.h"
 #include "support/golden.h"
 
 namespace boundseg {
@@ -292,9 +294,6 @@ TEST(CliConvert, MissingCheckpointFailsNamingIt) {
 
 }  // namespace
 }  // namespace boundseg
-
-#include "boundseg/models/hrnet_ocr.h"
-#include "boundseg/models/state_dict.h"
 
 namespace boundseg {
 namespace {
