@@ -158,7 +158,9 @@ TORCH_MODULE(DownStep);
 /// resolution, then ReLU. Keys `branches.<b>.<blk>.*`, `fuse_layers.<i>.<j>[.<k>].{0,1}.*` (no entry for j == i).
 class HighResolutionModuleImpl : public torch::nn::Module {
  public:
-  HighResolutionModuleImpl(const std::vector<int64_t>& channels, int64_t num_blocks, BnNaming naming) {
+  HighResolutionModuleImpl(const std::vector<int64_t>& channels, int64_t num_blocks, BnNaming naming,
+                           bool align_corners)
+      : align_corners_(align_corners) {
     const auto n = static_cast<int64_t>(channels.size());
     auto branches = register_module("branches", torch::nn::ModuleList());
     for (int64_t b = 0; b < n; ++b) {
@@ -202,8 +204,7 @@ class HighResolutionModuleImpl : public torch::nn::Module {
         if (j == i) {
           y = y + x[j];
         } else if (j > i) {
-          y = y + at::upsample_bilinear2d(fuse_[i][j]->forward(x[j]), {x[i].size(2), x[i].size(3)},
-                                          /*align_corners=*/true);
+          y = y + upsample(fuse_[i][j]->forward(x[j]), j - i, x[i]);
         } else {
           y = y + fuse_[i][j]->forward(x[j]);
         }
@@ -214,6 +215,17 @@ class HighResolutionModuleImpl : public torch::nn::Module {
   }
 
  private:
+  // Brings y to the size of `target`, 2^levels times finer. openseg interpolates to the target size directly; mmseg
+  // (align_corners false) upsamples by the factor, then resizes to the target (a no-op unless a size was odd).
+  at::Tensor upsample(const at::Tensor& y, size_t levels, const at::Tensor& target) const {
+    const std::vector<int64_t> size = {target.size(2), target.size(3)};
+    if (align_corners_) return at::upsample_bilinear2d(y, size, true);
+    const std::vector<int64_t> scaled = {y.size(2) << levels, y.size(3) << levels};
+    at::Tensor up = at::upsample_bilinear2d(y, scaled, false);
+    return scaled == size ? up : at::upsample_bilinear2d(up, size, false);
+  }
+
+  bool align_corners_;
   std::vector<torch::nn::Sequential> branches_;
   std::vector<std::vector<torch::nn::Sequential>> fuse_;
 };
@@ -234,12 +246,20 @@ void validate(const HrnetOptions& options, const char* where) {
           [&] { return std::to_string(options.num_blocks()); });
   require(options.in_channels() > 0, where, "'in_channels'", "be positive",
           [&] { return std::to_string(options.in_channels()); });
+  require(options.mask_channels() >= 0, where, "'mask_channels'", "be non-negative",
+          [&] { return std::to_string(options.mask_channels()); });
 }
 
-std::vector<std::string> registered_hrnets() { return {"hrnet18", "hrnet32", "hrnet48", "hrnet64"}; }
+std::vector<std::string> registered_hrnets() {
+  return {"hrnet18", "hrnet32", "hrnet48", "hrnet64", "hrnetv2_w18_small", "hrnetv2_w48"};
+}
 
 HrnetOptions hrnet_options(const std::string& name, BnNaming bn_naming) {
-  for (const std::string& known : registered_hrnets()) {
+  // mmseg (BPR): torch BN naming, align_corners false; W48 has openseg's layout, W18-small fewer modules and blocks.
+  const HrnetOptions mmseg = HrnetOptions().bn_naming(BnNaming::kTorch).align_corners(false);
+  if (name == "hrnetv2_w18_small") return HrnetOptions(mmseg).width(18).stage_modules({1, 3, 2}).num_blocks(2);
+  if (name == "hrnetv2_w48") return mmseg;
+  for (const char* known : {"hrnet18", "hrnet32", "hrnet48", "hrnet64"}) {
     // The four openseg hrnetW configs differ only in W (hrnet_config.py); the name ends with W.
     if (name == known) return HrnetOptions().width(std::stoll(name.substr(5))).bn_naming(bn_naming);
   }
@@ -312,19 +332,33 @@ HrnetImpl::HrnetImpl(const HrnetOptions& options) : options_(options) {
     auto stage = register_module("stage" + std::to_string(s + 2), torch::nn::ModuleList());
     stages_.emplace_back();
     for (int64_t m = 0; m < options_.stage_modules()[s]; ++m) {
-      auto module = std::make_shared<detail::HighResolutionModuleImpl>(cur, options_.num_blocks(), naming);
+      auto module = std::make_shared<detail::HighResolutionModuleImpl>(cur, options_.num_blocks(), naming,
+                                                                    options_.align_corners());
       stage->push_back(module);
       stages_.back().push_back(module);
     }
     pre = cur;
   }
+  // Registered last, as BPR's HRNetRefine adds it after building the HRNet (its key comes after stage4's).
+  if (options_.mask_channels() > 0) {
+    conv_mask_ = register_module("conv_mask", conv(options_.mask_channels(), 64, 3, 2));
+  }
 }
 
 std::vector<at::Tensor> HrnetImpl::forward(const at::Tensor& x) {
-  require(x.defined() && x.dim() == 4 && x.size(1) == options_.in_channels() && at::isFloatingType(x.scalar_type()),
-          "Hrnet", "'x'", "be a floating-point (N, " + std::to_string(options_.in_channels()) + ", H, W) tensor",
+  const int64_t image_channels = options_.in_channels();
+  const int64_t channels = image_channels + options_.mask_channels();
+  require(x.defined() && x.dim() == 4 && x.size(1) == channels && at::isFloatingType(x.scalar_type()), "Hrnet", "'x'",
+          "be a floating-point (N, " + std::to_string(channels) + ", H, W) tensor",
           [&] { return x.defined() ? "a " + boundseg::detail::describe(x) : std::string("an undefined tensor"); });
-  at::Tensor y = at::relu(bn1_->forward(conv1_->forward(x)));
+  at::Tensor y;
+  if (conv_mask_) {
+    y = conv1_->forward(x.narrow(1, 0, image_channels)) +
+        conv_mask_->forward(x.narrow(1, image_channels, options_.mask_channels()));
+  } else {
+    y = conv1_->forward(x);
+  }
+  y = at::relu(bn1_->forward(y));
   y = at::relu(bn2_->forward(conv2_->forward(y)));
   std::vector<at::Tensor> ys = {layer1_->forward(y)};
   for (size_t s = 0; s < stages_.size(); ++s) {

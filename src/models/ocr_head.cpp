@@ -54,7 +54,8 @@ torch::nn::AnyModule bn_relu(int64_t channels, BnNaming bn_naming, HeadActivatio
   return torch::nn::AnyModule(NestedBnAct(options));
 }
 
-at::Tensor upsample_concat(const std::vector<at::Tensor>& features, const FeatureSpec& spec, const char* where) {
+at::Tensor upsample_concat(const std::vector<at::Tensor>& features, const FeatureSpec& spec, const char* where,
+                           bool align_corners) {
   require(features.size() == spec.size() && !features.empty(), where, "'features'",
           "hold the " + std::to_string(spec.size()) + " maps of the backbone's FeatureSpec",
           [&] { return std::to_string(features.size()) + " maps"; });
@@ -70,7 +71,7 @@ at::Tensor upsample_concat(const std::vector<at::Tensor>& features, const Featur
   const int64_t h = features[0].size(2), w = features[0].size(3);
   std::vector<at::Tensor> parts = {features[0]};
   for (size_t i = 1; i < features.size(); ++i) {
-    parts.push_back(at::upsample_bilinear2d(features[i], {h, w}, /*align_corners=*/true));
+    parts.push_back(at::upsample_bilinear2d(features[i], {h, w}, align_corners));
   }
   return at::cat(parts, 1);
 }

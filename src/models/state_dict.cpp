@@ -48,6 +48,12 @@ void collect(const torch::nn::Module& module, const std::string& prefix,
   for (const auto& child : module.named_children()) collect(*child.value(), prefix + child.key() + ".", out);
 }
 
+// A 0-dim entry stored with shape [1] (PyTorch 0.3 checkpoints; BPR's num_batches_tracked): torch's loader takes
+// it, so this one does too.
+bool is_legacy_scalar(const at::Tensor& target, const at::Tensor& source) {
+  return target.dim() == 0 && source.dim() == 1 && source.numel() == 1;
+}
+
 }  // namespace
 
 std::string LoadReport::summary() const {
@@ -71,12 +77,12 @@ LoadReport load_state_dict(torch::nn::Module& module, const std::map<std::string
     auto it = tensors.find(name);
     if (it == tensors.end()) {
       report.missing.push_back(name);
-    } else if (!it->second.defined() || it->second.sizes() != target.sizes()) {
+    } else if (!it->second.defined() || !(it->second.sizes() == target.sizes() || is_legacy_scalar(target, it->second))) {
       report.mismatched.push_back(
           {name, target.sizes().vec(), it->second.defined() ? it->second.sizes().vec() : std::vector<int64_t>{}});
     } else {
       report.loaded.push_back(name);
-      copies.emplace_back(target, it->second);
+      copies.emplace_back(target, it->second.reshape(target.sizes()));
     }
   }
   for (const auto& entry : tensors) {

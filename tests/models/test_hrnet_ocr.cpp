@@ -1,6 +1,5 @@
 // HRNet + OCR: reference key names, strict loading, golden forward parity (hrnet_ocr.md §1-§2), heads and options.
 #include <ATen/ATen.h>
-#include <ATen/Parallel.h>
 #include <gtest/gtest.h>
 #include <torch/utils.h>
 
@@ -17,56 +16,19 @@
 #include "boundseg/models/ocr_head.h"
 #include "boundseg/models/state_dict.h"
 #include "support/golden.h"
+#include "support/model_golden.h"
 
 namespace boundseg::models {
 namespace {
 
 const char* const kCase = "openseg_hrnet18_ocr";
 
-std::vector<std::string> keys_of(const torch::nn::Module& module) {
-  std::vector<std::string> keys;
-  for (const auto& entry : state_dict(module)) keys.push_back(entry.first);
-  return keys;
-}
+using testing::keys_of;
+using testing::parameter_count;
+using testing::SingleThread;
 
-std::vector<std::string> golden_keys() {
-  const nlohmann::json index =
-      testing::read_json(testing::golden_dir("models") / (std::string(kCase) + "_weights_index.json"));
-  return index.at("keys_in_order").get<std::vector<std::string>>();
-}
-
-// All weights of the case, merged from the files named in the index's weight_map.
-std::map<std::string, at::Tensor> golden_weights() {
-  const auto dir = testing::golden_dir("models");
-  const nlohmann::json index = testing::read_json(dir / (std::string(kCase) + "_weights_index.json"));
-  std::set<std::string> files;
-  for (const auto& item : index.at("weight_map").items()) files.insert(item.value().get<std::string>());
-  std::map<std::string, at::Tensor> weights;
-  for (const std::string& file : files) {
-    io::Safetensors part = io::read_safetensors(dir / file);
-    for (auto& [name, tensor] : part.tensors) {
-      EXPECT_EQ(index.at("weight_map").value(name, std::string()), file) << name;
-      weights.emplace(name, tensor);
-    }
-  }
-  return weights;
-}
-
-int64_t parameter_count(const torch::nn::Module& module) {
-  int64_t count = 0;
-  for (const auto& p : module.named_parameters()) count += p.value().numel();
-  return count;
-}
-
-// Single-threaded forward for the most reproducible bits (hrnet_ocr.md §7.3); restores the thread count.
-class SingleThread {
- public:
-  SingleThread() : threads_(at::get_num_threads()) { at::set_num_threads(1); }
-  ~SingleThread() { at::set_num_threads(threads_); }
-
- private:
-  int threads_;
-};
+std::vector<std::string> golden_keys() { return testing::golden_keys(kCase); }
+std::map<std::string, at::Tensor> golden_weights() { return testing::golden_weights(kCase); }
 
 // A small HRNet (width 8, 1 module per stage, 1 block per branch) for fast structural tests.
 HrnetOptions tiny_hrnet() { return HrnetOptions().width(8).stage_modules({1, 1, 1}).num_blocks(1); }
@@ -227,7 +189,8 @@ TEST(HrnetOcr, RejectsBadOptionsAndInputs) {
   BOUNDSEG_EXPECT_THROWS_WITH(Hrnet(HrnetOptions().width(0)), "boundseg Hrnet: 'width' must be positive, but got 0.");
   BOUNDSEG_EXPECT_THROWS_WITH(Hrnet(HrnetOptions().stage_modules({1, 4})), "'stage_modules' must list");
   BOUNDSEG_EXPECT_THROWS_WITH(hrnet_options("hrnet17"),
-                              "'name' must be one of hrnet18, hrnet32, hrnet48, hrnet64, but got 'hrnet17'.");
+                              "'name' must be one of hrnet18, hrnet32, hrnet48, hrnet64, hrnetv2_w18_small, hrnetv2_w48, "
+                              "but got 'hrnet17'.");
   BOUNDSEG_EXPECT_THROWS_WITH(OcrHead(FeatureSpec{{8, 16}, {4, 8}}, OcrHeadOptions(0)),
                               "boundseg OcrHead: 'num_classes' must be positive, but got 0.");
   BOUNDSEG_EXPECT_THROWS_WITH(OcrHead(FeatureSpec{{8, 16}, {4, 8}}, OcrHeadOptions().dropout(1.0)),

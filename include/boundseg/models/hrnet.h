@@ -79,26 +79,36 @@ struct HrnetOptions {
   TORCH_ARG(int64_t, num_blocks) = 4;
   /// Input image channels. Default 3.
   TORCH_ARG(int64_t, in_channels) = 3;
+  /// Extra input channels after the image ones, fed through their own stem conv `conv_mask` whose output is added to
+  /// conv1's (BPR's early fusion of the coarse mask, bpr.md §4.2). Default 0 (no `conv_mask`).
+  TORCH_ARG(int64_t, mask_channels) = 0;
+  /// align_corners of the bilinear upsampling in the fusion layers: true in openseg, false in mmseg (BPR). Default
+  /// true.
+  TORCH_ARG(bool, align_corners) = true;
 };
 
 /// Throws boundseg::Error naming `where` and the first invalid option.
 void validate(const HrnetOptions& options, const char* where);
 
-/// Names accepted by hrnet_options: hrnet18, hrnet32, hrnet48, hrnet64.
+/// Names accepted by hrnet_options: hrnet18, hrnet32, hrnet48, hrnet64 (openseg), hrnetv2_w18_small, hrnetv2_w48
+/// (mmseg).
 std::vector<std::string> registered_hrnets();
 
-/// Options of a named openseg config (`MODEL_CONFIGS` in hrnet_config.py); unknown names are an error listing the
-/// valid ones.
+/// Options of a named backbone config: openseg's `MODEL_CONFIGS` (hrnet_config.py; `bn_naming` applies), or mmseg's
+/// HRNetV2-W18-small (2 blocks per branch, modules {1, 3, 2}) and HRNetV2-W48, both with torch BN naming and
+/// align_corners false whatever `bn_naming` says (bpr.md §4.2). Unknown names are an error listing the valid ones.
 HrnetOptions hrnet_options(const std::string& name, BnNaming bn_naming = BnNaming::kAbn);
 
 namespace detail {
 class HighResolutionModuleImpl;
 }
 
-/// openseg HighResolutionNet. Children and state-dict keys (§1.1): conv1, bn1, conv2, bn2, layer1,
-/// transition1..3 (identity entries have no keys), stage2..4 (`stageS.<m>.branches.<b>.<blk>.*`,
-/// `stageS.<m>.fuse_layers.<i>.<j>.*`). All convs are bias-free.
-/// forward: x (N, in_channels, H, W) float -> 4 maps (N, W·2^i, ceil(H/2^(i+2)), ceil(W/2^(i+2))), i = 0..3.
+/// HighResolutionNet (HRNetV2) as openseg and mmseg build it: the two share structure and key names (§1.1): conv1,
+/// bn1, conv2, bn2, layer1, transition1..3 (identity entries have no keys), stage2..4
+/// (`stageS.<m>.branches.<b>.<blk>.*`, `stageS.<m>.fuse_layers.<i>.<j>.*`), then `conv_mask` when mask_channels > 0.
+/// All convs are bias-free.
+/// forward: x (N, in_channels + mask_channels, H, W) float -> 4 maps (N, W·2^i, ceil(H/2^(i+2)),
+/// ceil(W/2^(i+2))), i = 0..3.
 class HrnetImpl : public torch::nn::Module {
  public:
   explicit HrnetImpl(const HrnetOptions& options = {});
@@ -118,7 +128,7 @@ class HrnetImpl : public torch::nn::Module {
   static std::vector<at::Tensor> apply(const Transition& t, const std::vector<at::Tensor>& y);
 
   HrnetOptions options_;
-  torch::nn::Conv2d conv1_{nullptr}, conv2_{nullptr};
+  torch::nn::Conv2d conv1_{nullptr}, conv2_{nullptr}, conv_mask_{nullptr};
   BatchNorm bn1_{nullptr}, bn2_{nullptr};
   torch::nn::Sequential layer1_{nullptr};
   std::vector<Transition> transitions_;

@@ -31,10 +31,12 @@ enum class HeadActivation {
 /// as the 1.7 branch's Sequential(SyncBN, ReLU). input (N, C, H, W) float -> same shape.
 torch::nn::AnyModule bn_relu(int64_t channels, BnNaming bn_naming, HeadActivation activation);
 
-/// Upsamples features 1.. bilinearly (align_corners=True) to the size of features[0] and concatenates them on the
-/// channel axis (hrnet_ocr.md §2 step 1). features: as the backbone returns them, each (N, spec.channels[i], Hi, Wi)
-/// float; returns (N, spec.total_channels(), H0, W0). `where` names the caller in errors.
-at::Tensor upsample_concat(const std::vector<at::Tensor>& features, const FeatureSpec& spec, const char* where);
+/// Upsamples features 1.. bilinearly to the size of features[0] and concatenates them on the channel axis
+/// (hrnet_ocr.md §2 step 1 with align_corners true; mmseg's `resize_concat` with false). features: as the backbone
+/// returns them, each (N, spec.channels[i], Hi, Wi) float; returns (N, spec.total_channels(), H0, W0). `where` names
+/// the caller in errors.
+at::Tensor upsample_concat(const std::vector<at::Tensor>& features, const FeatureSpec& spec, const char* where,
+                           bool align_corners = true);
 
 /// Soft object regions (SpatialGather, §2 step 4): softmax of `logits` over the pixels of each class map, then the
 /// probability-weighted mean feature per class. feats: (N, C, H, W); logits: (N, K, H, W); returns the proxy

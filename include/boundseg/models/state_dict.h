@@ -42,7 +42,7 @@ struct LoadReport {
 std::vector<std::pair<std::string, at::Tensor>> state_dict(const torch::nn::Module& module);
 
 /// Copies `tensors` into the parameters and buffers of `module` by full dotted name, under NoGradGuard (values are
-/// converted to the destination dtype and device). With `strict`, any missing, unexpected or mis-shaped key is an
+/// converted to the destination dtype and device; a [1]-shaped entry fills a 0-dim one, as in torch). With `strict`, any missing, unexpected or mis-shaped key is an
 /// error naming the keys (first 5 of each kind and the counts), raised before anything is copied; otherwise the
 /// matching keys are copied and the report says what was skipped.
 LoadReport load_state_dict(torch::nn::Module& module, const std::map<std::string, at::Tensor>& tensors,
