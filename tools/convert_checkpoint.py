@@ -444,6 +444,7 @@ def bn_variant(tensors):
 
 def safetensors_header(items, metadata):
     """The padded header bytes (length prefix included) for [(name, tensor)] packed in order."""
+    _import_torch()  # fills _DTYPE_NAMES, also when this is the first function a caller uses
     header = {}
     if metadata:
         header["__metadata__"] = metadata

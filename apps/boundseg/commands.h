@@ -33,5 +33,6 @@ Command add_demo(CLI::App& app);
 Command add_synth(CLI::App& app);
 Command add_convert(CLI::App& app);
 Command add_infer(CLI::App& app);
+Command add_export(CLI::App& app);
 
 }  // namespace boundseg::cli

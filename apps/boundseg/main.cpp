@@ -20,9 +20,9 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   int threads = 0;
   app.add_option("--threads", threads, "Worker threads (default: all cores)")->check(CLI::NonNegativeNumber);
-  const std::vector<boundseg::cli::Command> commands = {boundseg::cli::add_eval(app), boundseg::cli::add_demo(app), boundseg::cli::add_synth(app),
-                                                     boundseg::cli::add_convert(app),
-                                                     boundseg::cli::add_infer(app)};
+  namespace cli = boundseg::cli;
+  const std::vector<cli::Command> commands = {cli::add_eval(app),    cli::add_demo(app),  cli::add_synth(app),
+                                              cli::add_convert(app), cli::add_infer(app), cli::add_export(app)};
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -10,6 +10,7 @@
 #include <ostream>
 
 #include "boundseg/core/error.h"
+#include "models/resize_like.h"
 #include "ops/check_tensor.h"
 
 namespace boundseg::models {
@@ -218,8 +219,8 @@ class HighResolutionModuleImpl : public torch::nn::Module {
   // Brings y to the size of `target`, 2^levels times finer. openseg interpolates to the target size directly; mmseg
   // (align_corners false) upsamples by the factor, then resizes to the target (a no-op unless a size was odd).
   at::Tensor upsample(const at::Tensor& y, size_t levels, const at::Tensor& target) const {
+    if (align_corners_) return resize_like(y, target, true);
     const std::vector<int64_t> size = {target.size(2), target.size(3)};
-    if (align_corners_) return at::upsample_bilinear2d(y, size, true);
     const std::vector<int64_t> scaled = {y.size(2) << levels, y.size(3) << levels};
     at::Tensor up = at::upsample_bilinear2d(y, scaled, false);
     return scaled == size ? up : at::upsample_bilinear2d(up, size, false);

@@ -3,6 +3,8 @@
 
 #include <ATen/ATen.h>
 
+#include "models/resize_like.h"
+
 namespace boundseg::models {
 
 HrnetOcrOptions hrnet_ocr_options(const std::string& backbone_name, int64_t num_classes, BnNaming bn_naming) {
@@ -28,9 +30,8 @@ HrnetOcrOutput HrnetOcrImpl::forward_all(const at::Tensor& x) {
   result.features = backbone_->forward(x);
   HeadOutput logits = head_->forward(result.features);
   // Both outputs go back to the input size (§2 step 8).
-  const std::vector<int64_t> size = {x.size(2), x.size(3)};
-  result.out_aux = at::upsample_bilinear2d(logits.aux, size, /*align_corners=*/true);
-  result.out = at::upsample_bilinear2d(logits.out, size, /*align_corners=*/true);
+  result.out_aux = detail::resize_like(logits.aux, x, /*align_corners=*/true);
+  result.out = detail::resize_like(logits.out, x, /*align_corners=*/true);
   return result;
 }
 

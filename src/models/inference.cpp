@@ -2,7 +2,7 @@
 #include "boundseg/models/inference.h"
 
 #include <ATen/ATen.h>
-#include <torch/csrc/autograd/grad_mode.h>
+#include <torch/utils.h>
 
 #include <algorithm>
 
@@ -23,31 +23,56 @@ at::Tensor normalize_openseg(const cv::Mat& bgr) {
 
 namespace {
 
-// Logits of one image at its own size: one pass, or averaged sliding windows.
-at::Tensor window_logits(HrnetOcr& model, const at::Tensor& image, const InferenceOptions& o) {
+// Window origins along one axis: every `stride`, the last window ending at the border.
+std::vector<int64_t> window_starts(int64_t size, int64_t crop, int64_t stride) {
+  std::vector<int64_t> starts;
+  for (int64_t p = 0;; p += stride) {
+    starts.push_back(std::min(p, size - crop));
+    if (p + crop >= size) break;
+  }
+  return starts;
+}
+
+// One forward input: a window of one (possibly flipped) scaled image.
+struct Pass {
+  bool flipped;
+  int64_t y, x;
+};
+
+// Logits of one scaled image at its own size: every window (the whole image when no crop is set) and its flip, run
+// in batches, un-flipped and averaged where windows overlap.
+at::Tensor scaled_logits(const Segmenter& segment, const at::Tensor& image, const InferenceOptions& o) {
   const int64_t h = image.size(2), w = image.size(3);
-  if (o.crop_height <= 0 || o.crop_width <= 0) return std::get<1>(model->forward(image));
-  const int64_t ch = o.crop_height, cw = o.crop_width;
+  const bool windowed = o.crop_height > 0 && o.crop_width > 0;
+  const int64_t ch = windowed ? o.crop_height : h, cw = windowed ? o.crop_width : w;
   const int64_t sh = o.stride_height > 0 ? o.stride_height : std::max<int64_t>(1, ch * 2 / 3);
   const int64_t sw = o.stride_width > 0 ? o.stride_width : std::max<int64_t>(1, cw * 2 / 3);
   // Zero-pad up to the crop so that every window has the crop's size.
   const int64_t ph = std::max(h, ch), pw = std::max(w, cw);
-  const at::Tensor padded = at::constant_pad_nd(image, {0, pw - w, 0, ph - h}, 0.0);
-  at::Tensor sum, count = at::zeros({1, 1, ph, pw}, image.options());
-  auto starts = [](int64_t size, int64_t crop, int64_t stride) {
-    std::vector<int64_t> s;
-    for (int64_t p = 0;; p += stride) {
-      s.push_back(std::min(p, size - crop));  // the last window ends at the border
-      if (p + crop >= size) break;
+  const at::Tensor padded = ph == h && pw == w ? image : at::constant_pad_nd(image, {0, pw - w, 0, ph - h}, 0.0);
+  std::vector<Pass> passes;
+  for (int64_t y : window_starts(ph, ch, sh)) {
+    for (int64_t x : window_starts(pw, cw, sw)) {
+      passes.push_back({false, y, x});
+      if (o.flip) passes.push_back({true, y, x});
     }
-    return s;
-  };
-  for (int64_t y : starts(ph, ch, sh)) {
-    for (int64_t x : starts(pw, cw, sw)) {
-      const at::Tensor logits = std::get<1>(model->forward(padded.slice(2, y, y + ch).slice(3, x, x + cw)));
-      if (!sum.defined()) sum = at::zeros({1, logits.size(1), ph, pw}, image.options());
-      sum.slice(2, y, y + ch).slice(3, x, x + cw).add_(logits);
-      count.slice(2, y, y + ch).slice(3, x, x + cw).add_(1.0);
+  }
+  at::Tensor sum, count = at::zeros({1, 1, ph, pw}, image.options());
+  const auto batch = static_cast<size_t>(std::max<int64_t>(1, o.batch_size));
+  for (size_t first = 0; first < passes.size(); first += batch) {
+    const size_t last = std::min(passes.size(), first + batch);
+    std::vector<at::Tensor> inputs;
+    for (size_t i = first; i < last; ++i) {
+      const at::Tensor crop = padded.slice(2, passes[i].y, passes[i].y + ch).slice(3, passes[i].x, passes[i].x + cw);
+      inputs.push_back(passes[i].flipped ? crop.flip({3}) : crop);
+    }
+    const at::Tensor logits = segment(inputs.size() == 1 ? inputs[0] : at::cat(inputs, 0));
+    for (size_t i = first; i < last; ++i) {
+      at::Tensor l = logits.narrow(0, int64_t(i - first), 1);
+      if (passes[i].flipped) l = l.flip({3});
+      if (!sum.defined()) sum = at::zeros({1, l.size(1), ph, pw}, image.options());
+      sum.slice(2, passes[i].y, passes[i].y + ch).slice(3, passes[i].x, passes[i].x + cw).add_(l);
+      count.slice(2, passes[i].y, passes[i].y + ch).slice(3, passes[i].x, passes[i].x + cw).add_(1.0);
     }
   }
   return (sum / count).slice(2, 0, h).slice(3, 0, w);
@@ -55,30 +80,25 @@ at::Tensor window_logits(HrnetOcr& model, const at::Tensor& image, const Inferen
 
 }  // namespace
 
-at::Tensor predict_logits(HrnetOcr& model, const at::Tensor& image, const InferenceOptions& o) {
+at::Tensor predict_logits(const Segmenter& segment, const at::Tensor& image, const InferenceOptions& o) {
   require(image.dim() == 4 && image.size(0) == 1 && image.size(1) == 3, "infer", "the image tensor",
           "be (1, 3, H, W)", [&] { return std::to_string(image.dim()) + "-D"; });
   require(!o.scales.empty(), "infer", "--scales", "hold at least one scale", [] { return "none"; });
+  require(o.batch_size > 0, "infer", "--batch-size", "be positive", [&] { return std::to_string(o.batch_size); });
   torch::NoGradGuard no_grad;
   const int64_t h = image.size(2), w = image.size(3);
   at::Tensor total;
-  int64_t passes = 0;
   for (double scale : o.scales) {
     require(scale > 0 && scale <= 8, "infer", "--scales", "hold scales in (0, 8]", [&] { return std::to_string(scale); });
     const int64_t sh = std::max<int64_t>(1, int64_t(std::lround(h * scale)));
     const int64_t sw = std::max<int64_t>(1, int64_t(std::lround(w * scale)));
     const at::Tensor scaled =
         scale == 1.0 ? image : at::upsample_bilinear2d(image, {sh, sw}, /*align_corners=*/true);
-    for (bool flipped : {false, true}) {
-      if (flipped && !o.flip) continue;
-      at::Tensor logits = window_logits(model, flipped ? scaled.flip({3}) : scaled, o);
-      if (flipped) logits = logits.flip({3});
-      if (scale != 1.0) logits = at::upsample_bilinear2d(logits, {h, w}, /*align_corners=*/true);
-      total = total.defined() ? total + logits : logits;
-      ++passes;
-    }
+    at::Tensor logits = scaled_logits(segment, scaled, o);
+    if (scale != 1.0) logits = at::upsample_bilinear2d(logits, {h, w}, /*align_corners=*/true);
+    total = total.defined() ? total + logits : logits;
   }
-  return total / double(passes);
+  return total / double(o.scales.size());
 }
 
 }  // namespace boundseg::models

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "boundseg/core/error.h"
+#include "models/resize_like.h"
 #include "ops/check_tensor.h"
 
 namespace boundseg::models {
@@ -68,10 +69,9 @@ at::Tensor upsample_concat(const std::vector<at::Tensor>& features, const Featur
             where, name, "be a floating-point " + shape + " tensor with the batch size of features[0]",
             [&] { return describe_or_undefined(f); });
   }
-  const int64_t h = features[0].size(2), w = features[0].size(3);
   std::vector<at::Tensor> parts = {features[0]};
   for (size_t i = 1; i < features.size(); ++i) {
-    parts.push_back(at::upsample_bilinear2d(features[i], {h, w}, align_corners));
+    parts.push_back(detail::resize_like(features[i], features[0], align_corners));
   }
   return at::cat(parts, 1);
 }
@@ -83,10 +83,10 @@ at::Tensor spatial_gather(const at::Tensor& feats, const at::Tensor& logits) {
               logits.size(3) == feats.size(3),
           "spatial_gather", "'logits'", "be a (N, K, H, W) tensor with the N, H, W of 'feats'",
           [&] { return describe_or_undefined(logits) + " for 'feats' " + boundseg::detail::describe(feats); });
-  const int64_t n = feats.size(0), c = feats.size(1), k = logits.size(1);
-  // Each class map is normalised over the pixels (dim 2), not over the classes (§2 step 4).
-  const at::Tensor probs = at::softmax(logits.reshape({n, k, -1}), 2);  // (N, K, HW)
-  const at::Tensor regions = at::matmul(probs, feats.reshape({n, c, -1}).permute({0, 2, 1}));  // (N, K, C)
+  // Each class map is normalised over the pixels (dim 2), not over the classes (§2 step 4). Shapes come from the
+  // tensors (flatten, view_as), never from read-out sizes, so that a traced export stays size-generic.
+  const at::Tensor probs = at::softmax(logits.flatten(2), 2);                         // (N, K, HW)
+  const at::Tensor regions = at::matmul(probs, feats.flatten(2).permute({0, 2, 1}));  // (N, K, C)
   return regions.permute({0, 2, 1}).unsqueeze(3);  // proxy (N, C, K, 1)
 }
 
@@ -114,15 +114,15 @@ ObjectAttentionBlockImpl::ObjectAttentionBlockImpl(int64_t in_channels, int64_t 
 }
 
 at::Tensor ObjectAttentionBlockImpl::forward(const at::Tensor& feats, const at::Tensor& proxy) {
-  const int64_t n = feats.size(0), h = feats.size(2), w = feats.size(3);
-  const at::Tensor query = f_pixel_->forward(feats).reshape({n, key_channels_, -1}).permute({0, 2, 1});  // (N,HW,k)
-  const at::Tensor key = f_object_->forward(proxy).reshape({n, key_channels_, -1});                      // (N,k,K)
-  const at::Tensor value = f_down_->forward(proxy).reshape({n, key_channels_, -1}).permute({0, 2, 1});   // (N,K,k)
+  const at::Tensor pixel = f_pixel_->forward(feats);                               // (N, k, H, W)
+  const at::Tensor query = pixel.flatten(2).permute({0, 2, 1});                     // (N, HW, k)
+  const at::Tensor key = f_object_->forward(proxy).flatten(2);                      // (N, k, K)
+  const at::Tensor value = f_down_->forward(proxy).flatten(2).permute({0, 2, 1});  // (N, K, k)
   // Scaled dot-product over the key width, softmax over the K regions; the scale multiplies after the matmul as in
   // the reference, for last-bit parity.
   at::Tensor sim = at::matmul(query, key) * std::pow(static_cast<double>(key_channels_), -0.5);
   sim = at::softmax(sim, -1);
-  const at::Tensor context = at::matmul(sim, value).permute({0, 2, 1}).contiguous().view({n, key_channels_, h, w});
+  const at::Tensor context = at::matmul(sim, value).permute({0, 2, 1}).contiguous().view_as(pixel);
   return f_up_->forward(context);
 }
 

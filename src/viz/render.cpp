@@ -24,36 +24,22 @@ cv::Mat colorize_cityscapes_label_ids(const cv::Mat& label_ids) {
   return out;
 }
 
-namespace {
-
-// PASCAL VOC's bit-interleaved colour map (formats.md §8), as RGB.
-std::array<uint8_t, 3> voc_color(int label) {
-  std::array<uint8_t, 3> rgb{0, 0, 0};
-  for (int j = 0, c = label; j < 8; ++j, c >>= 3) {
-    rgb[0] |= ((c >> 0) & 1) << (7 - j);
-    rgb[1] |= ((c >> 1) & 1) << (7 - j);
-    rgb[2] |= ((c >> 2) & 1) << (7 - j);
+cv::Mat colorize_train_ids(const cv::Mat& train_ids, int64_t num_classes, Palette palette) {
+  palette = resolve_palette(palette, num_classes);
+  std::array<cv::Vec3b, 256> lut;  // BGR per id, black where there is no colour
+  for (int t = 0; t < 256; ++t) {
+    const auto rgb = t < num_classes ? palette_color(palette, t) : std::nullopt;
+    lut[t] = rgb ? cv::Vec3b((*rgb)[2], (*rgb)[1], (*rgb)[0]) : cv::Vec3b(0, 0, 0);
   }
-  return rgb;
-}
-
-}  // namespace
-
-cv::Mat colorize_train_ids(const cv::Mat& train_ids, int64_t num_classes) {
-  cv::Mat out(train_ids.size(), CV_8UC3, cv::Scalar(0, 0, 0));
+  cv::Mat out(train_ids.size(), CV_8UC3);
   for (int y = 0; y < train_ids.rows; ++y)
-    for (int x = 0; x < train_ids.cols; ++x) {
-      const int t = train_ids.at<uint8_t>(y, x);
-      if (t >= num_classes) continue;
-      const auto rgb = num_classes == cityscapes::kNumTrainIds ? cityscapes::train_id_color(t) : voc_color(t);
-      out.at<cv::Vec3b>(y, x) = cv::Vec3b(rgb[2], rgb[1], rgb[0]);
-    }
+    for (int x = 0; x < train_ids.cols; ++x) out.at<cv::Vec3b>(y, x) = lut[train_ids.at<uint8_t>(y, x)];
   return out;
 }
 
-cv::Mat overlay_labels(const cv::Mat& image, const cv::Mat& train_ids, int64_t num_classes) {
+cv::Mat overlay_labels(const cv::Mat& image, const cv::Mat& train_ids, int64_t num_classes, Palette palette) {
   cv::Mat out;
-  cv::addWeighted(image, 0.5, colorize_train_ids(train_ids, num_classes), 0.5, 0.0, out);
+  cv::addWeighted(image, 0.5, colorize_train_ids(train_ids, num_classes, palette), 0.5, 0.0, out);
   // Label boundaries: a pixel whose right or lower neighbour has another label.
   for (int y = 0; y < train_ids.rows; ++y)
     for (int x = 0; x < train_ids.cols; ++x) {

@@ -9,6 +9,8 @@
 #include <nlohmann/json.hpp>
 
 #include <opencv2/core.hpp>
+#include <torch/csrc/jit/serialization/import.h>
+#include <torch/utils.h>
 
 #include "boundseg/io/atomic_file.h"
 #include "boundseg/io/png.h"
@@ -16,6 +18,7 @@
 #include "boundseg/io/safetensors.h"
 #include "boundseg/models/hrnet_ocr.h"
 #include "boundseg/models/state_dict.h"
+#include "boundseg/viz/render.h"
 #include "support/golden.h"
 
 namespace boundseg {
@@ -316,7 +319,7 @@ struct InferSetup {
 TEST(CliInfer, WritesOneLabelPngPerImageAndOverlays) {
   InferSetup s;
   const fs::path out = s.dir.path() / "out";
-  const CliRun r = run_cli("infer --quiet --model hrnet18_ocr --weights " + (s.dir.path() / "w18.safetensors").string() +
+  const CliRun r = run_cli("infer --quiet --model hrnet_w18_ocr --weights " + (s.dir.path() / "w18.safetensors").string() +
                            " --images " + (s.dir.path() / "images").string() + " --out " + out.string() +
                            " --format labelids --crop 32x48 --flip --overlay");
   ASSERT_EQ(r.exit_code, 0) << r.output;
@@ -331,13 +334,78 @@ TEST(CliInfer, WritesOneLabelPngPerImageAndOverlays) {
 
 TEST(CliInfer, WeightsOfAnotherArchitectureFailNamingKeys) {
   InferSetup s;
-  const CliRun r = run_cli("infer --quiet --model hrnet32_ocr --weights " + (s.dir.path() / "w18.safetensors").string() +
+  const CliRun r = run_cli("infer --quiet --model hrnet_w32_ocr --weights " + (s.dir.path() / "w18.safetensors").string() +
                            " --images " + (s.dir.path() / "images").string() + " --out " +
                            (s.dir.path() / "out").string());
   EXPECT_EQ(r.exit_code, 1) << r.output;
   EXPECT_NE(r.output.find("mis-shaped keys (aux_head.0.bias: model [480], weights [270]"), std::string::npos)
       << r.output;
   EXPECT_FALSE(fs::exists(s.dir.path() / "out" / "a.png"));
+}
+
+TEST(CliInfer, ConfigFileSetsArchitectureAndPaletteAndBatchingKeepsResults) {
+  InferSetup s;
+  const fs::path config = s.dir.path() / "w18.json";
+  io::write_file_atomic(config, R"({"arch": "hrnet_w18_ocr", "num_classes": 19, "palette": "ade20k"})");
+  const std::string common = " --weights " + (s.dir.path() / "w18.safetensors").string() + " --images " +
+                             (s.dir.path() / "images" / "a.png").string() + " --crop 32x48 --flip --out ";
+  const CliRun one = run_cli("infer --quiet --model " + config.string() + common + (s.dir.path() / "one").string());
+  ASSERT_EQ(one.exit_code, 0) << one.output;
+  const CliRun colour = run_cli("infer --quiet --model " + config.string() + common +
+                                (s.dir.path() / "colour").string() + " --format color --batch-size 3");
+  ASSERT_EQ(colour.exit_code, 0) << colour.output;
+  // Every colour is the ADE20K colour of the class predicted without batching (the config's palette).
+  const cv::Mat ids = io::read_label_png(s.dir.path() / "one" / "a.png");
+  const cv::Mat rgb = io::read_color_image(s.dir.path() / "colour" / "a.png");
+  int64_t mismatches = 0;
+  for (int y = 0; y < ids.rows; ++y) {
+    for (int x = 0; x < ids.cols; ++x) {
+      const auto expected = viz::palette_color(viz::Palette::kAde20k, ids.at<uint8_t>(y, x));
+      ASSERT_TRUE(expected.has_value());
+      const cv::Vec3b bgr = rgb.at<cv::Vec3b>(y, x);
+      mismatches += bgr != cv::Vec3b((*expected)[2], (*expected)[1], (*expected)[0]);
+    }
+  }
+  // Batching may flip a near-tie pixel (last-bit differences), nothing more.
+  EXPECT_LE(mismatches, 2) << mismatches;
+}
+
+TEST(CliInfer, UnknownArchitectureInConfigFailsNamingTheChoices) {
+  InferSetup s;
+  const fs::path config = s.dir.path() / "bad.json";
+  io::write_file_atomic(config, R"({"arch": "hrnet_w20_ocr"})");
+  const CliRun r = run_cli("infer --quiet --model " + config.string() + " --weights " +
+                           (s.dir.path() / "w18.safetensors").string() + " --images " +
+                           (s.dir.path() / "images").string() + " --out " + (s.dir.path() / "out").string());
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("key \"arch\" must name one of hrnet_w18_ocr"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("but got 'hrnet_w20_ocr'"), std::string::npos) << r.output;
+}
+
+TEST(CliExport, WritesATorchScriptFileAndFailsCleanlyOnWrongWeights) {
+  InferSetup s;
+  const fs::path out = s.dir.path() / "w18.pt";
+  const CliRun r = run_cli("export --quiet --model hrnet_w18_ocr --weights " +
+                           (s.dir.path() / "w18.safetensors").string() + " --out " + out.string() +
+                           " --example 32x48");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  ASSERT_TRUE(fs::exists(out));
+  torch::jit::Module loaded = torch::jit::load(out.string());
+  torch::NoGradGuard no_grad;
+  EXPECT_EQ(loaded.forward({at::zeros({1, 3, 40, 24})}).toTensor().sizes(), (at::IntArrayRef{1, 19, 40, 24}));
+
+  const fs::path wrong = s.dir.path() / "w32.pt";
+  const CliRun bad = run_cli("export --quiet --model hrnet_w32_ocr --weights " +
+                             (s.dir.path() / "w18.safetensors").string() + " --out " + wrong.string());
+  EXPECT_EQ(bad.exit_code, 1) << bad.output;
+  EXPECT_NE(bad.output.find("mis-shaped keys"), std::string::npos) << bad.output;
+  EXPECT_FALSE(fs::exists(wrong));
+  const CliRun usage = run_cli("export --quiet --model hrnet_w18_ocr --weights " +
+                               (s.dir.path() / "w18.safetensors").string() + " --out " + wrong.string() +
+                               " --example 32by48");
+  EXPECT_EQ(usage.exit_code, 2) << usage.output;
+  EXPECT_NE(usage.output.find("--example must be HxW with positive sides, but got '32by48'."), std::string::npos)
+      << usage.output;
 }
 
 }  // namespace
