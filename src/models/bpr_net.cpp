@@ -12,7 +12,7 @@ namespace boundseg::models {
 
 ConvBnReluImpl::ConvBnReluImpl(int64_t in, int64_t out, int64_t kernel) {
   conv_ = register_module(
-      "conv", torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, kernel).padding(kernel / 2).bias(false)));
+      "conv", Conv2d(torch::nn::Conv2dOptions(in, out, kernel).padding(kernel / 2).bias(false)));
   bn_ = register_module("bn", BatchNorm(batch_norm_options(out, BnNaming::kTorch).activation(BnActivation::kRelu)));
 }
 
@@ -22,7 +22,7 @@ MmsegFcnHeadImpl::MmsegFcnHeadImpl(const FeatureSpec& spec, int64_t num_classes)
   require(num_classes > 0, "MmsegFcnHead", "'num_classes'", "be positive", [&] { return std::to_string(num_classes); });
   const int64_t c = spec_.total_channels();
   // conv_seg first: mmseg's BaseDecodeHead creates it before FCNHead adds `convs` (the reference key order).
-  conv_seg_ = register_module("conv_seg", torch::nn::Conv2d(torch::nn::Conv2dOptions(c, num_classes, 1)));
+  conv_seg_ = register_module("conv_seg", Conv2d(torch::nn::Conv2dOptions(c, num_classes, 1)));
   convs_ = register_module("convs", torch::nn::Sequential(ConvBnRelu(c, c, 1)));
 }
 

@@ -16,9 +16,9 @@
 namespace boundseg::models {
 namespace {
 
-torch::nn::Conv2d conv(int64_t in, int64_t out, int64_t kernel, int64_t stride) {
+Conv2d conv(int64_t in, int64_t out, int64_t kernel, int64_t stride) {
   // All backbone convs are bias-free; 3x3 convs keep the size (pad 1) or halve it rounded up (stride 2).
-  return torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, kernel).stride(stride).padding(kernel / 2).bias(false));
+  return Conv2d(torch::nn::Conv2dOptions(in, out, kernel).stride(stride).padding(kernel / 2).bias(false));
 }
 
 std::string join(const std::vector<int64_t>& v) {
@@ -120,7 +120,7 @@ class ResidualBlockImpl : public torch::nn::Module {
 
  private:
   bool bottleneck_;
-  torch::nn::Conv2d conv1_{nullptr}, conv2_{nullptr}, conv3_{nullptr};
+  Conv2d conv1_{nullptr}, conv2_{nullptr}, conv3_{nullptr};
   BatchNorm bn1_{nullptr}, bn2_{nullptr}, bn3_{nullptr};
   torch::nn::Sequential downsample_{nullptr};
 };
@@ -150,7 +150,7 @@ class DownStepImpl : public torch::nn::Module {
 
  private:
   bool relu_;
-  torch::nn::Conv2d conv_{nullptr};
+  Conv2d conv_{nullptr};
   BatchNorm bn_{nullptr};
 };
 TORCH_MODULE(DownStep);

@@ -15,9 +15,9 @@
 namespace boundseg::models {
 namespace {
 
-torch::nn::Conv2d head_conv(int64_t in, int64_t out, int64_t kernel, bool bias = true) {
+Conv2d head_conv(int64_t in, int64_t out, int64_t kernel, bool bias = true) {
   // Head convs have a bias unless the spec says otherwise (§2), and keep the size (pad kernel / 2).
-  return torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, kernel).padding(kernel / 2).bias(bias));
+  return Conv2d(torch::nn::Conv2dOptions(in, out, kernel).padding(kernel / 2).bias(bias));
 }
 
 std::string describe_or_undefined(const at::Tensor& t) {

@@ -61,8 +61,10 @@ TEST(Export, TracedHrnetOcrRunsAtOtherSizesAndBatches) {
     const at::Tensor expected = forward(x);
     const at::Tensor got = run(loaded, x);
     ASSERT_EQ(got.sizes(), expected.sizes()) << x.sizes();
-    // The same ATen kernels in the same order: bit-identical.
-    EXPECT_TRUE(got.equal(expected)) << x.sizes() << " max |diff| " << (got - expected).abs().max().item<double>();
+    // The same computation; only boundseg's single-thread 1x1-conv routing (never traced, models/conv.h) may change
+    // the last float bits.
+    EXPECT_TRUE(at::allclose(got, expected, 1e-5, 1e-6))
+        << x.sizes() << " max |diff| " << (got - expected).abs().max().item<double>();
   }
 }
 

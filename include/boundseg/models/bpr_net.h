@@ -23,7 +23,7 @@ class ConvBnReluImpl : public torch::nn::Module {
   at::Tensor forward(const at::Tensor& x);
 
  private:
-  torch::nn::Conv2d conv_{nullptr};
+  Conv2d conv_{nullptr};
   BatchNorm bn_{nullptr};
 };
 TORCH_MODULE(ConvBnRelu);
@@ -39,7 +39,7 @@ class MmsegFcnHeadImpl : public torch::nn::Module {
  private:
   FeatureSpec spec_;
   torch::nn::Sequential convs_{nullptr};
-  torch::nn::Conv2d conv_seg_{nullptr};
+  Conv2d conv_seg_{nullptr};
 };
 TORCH_MODULE(MmsegFcnHead);
 

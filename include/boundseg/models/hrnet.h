@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "boundseg/models/conv.h"
 #include "boundseg/models/feature_spec.h"
 
 namespace boundseg::models {
@@ -128,7 +129,7 @@ class HrnetImpl : public torch::nn::Module {
   static std::vector<at::Tensor> apply(const Transition& t, const std::vector<at::Tensor>& y);
 
   HrnetOptions options_;
-  torch::nn::Conv2d conv1_{nullptr}, conv2_{nullptr}, conv_mask_{nullptr};
+  Conv2d conv1_{nullptr}, conv2_{nullptr}, conv_mask_{nullptr};
   BatchNorm bn1_{nullptr}, bn2_{nullptr};
   torch::nn::Sequential layer1_{nullptr};
   std::vector<Transition> transitions_;

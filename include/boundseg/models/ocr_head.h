@@ -116,7 +116,7 @@ class OcrHeadImpl : public torch::nn::Module {
   OcrHeadOptions options_;
   torch::nn::Sequential conv3x3_{nullptr}, aux_head_{nullptr};
   SpatialOcr ocr_distri_head_{nullptr};
-  torch::nn::Conv2d cls_head_{nullptr};
+  Conv2d cls_head_{nullptr};
 };
 TORCH_MODULE(OcrHead);
 
