@@ -40,4 +40,19 @@ std::tuple<at::Tensor, at::Tensor> HrnetOcrImpl::forward(const at::Tensor& x) {
   return {result.out_aux, result.out};
 }
 
+HrnetFcnImpl::HrnetFcnImpl(const HrnetOptions& backbone, const FcnHeadOptions& head) {
+  backbone_ = register_module("backbone", Hrnet(backbone));
+  head_ = FcnHead(backbone_->feature_spec(), head);
+  for (const auto& child : head_->named_children()) register_module(child.key(), child.value());
+}
+
+void HrnetFcnImpl::train(bool on) {
+  torch::nn::Module::train(on);
+  head_->train(on);
+}
+
+at::Tensor HrnetFcnImpl::forward(const at::Tensor& x) {
+  return detail::resize_like(head_->forward(backbone_->forward(x)), x, /*align_corners=*/true);
+}
+
 }  // namespace boundseg::models

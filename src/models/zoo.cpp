@@ -15,7 +15,7 @@
 namespace boundseg::models {
 namespace {
 
-const char* const kOcrPrefix = "hrnet_w";
+const char* const kOpensegPrefix = "hrnet_w";
 
 std::string joined(const std::vector<std::string>& names) {
   std::string s;
@@ -39,7 +39,8 @@ int64_t classes_in(const std::map<std::string, at::Tensor>& weights, const std::
 }  // namespace
 
 std::vector<std::string> registered_models() {
-  return {"hrnet_w18_ocr", "hrnet_w32_ocr", "hrnet_w48_ocr", "hrnet_w64_ocr", "bpr_hrnet18s", "bpr_hrnet48"};
+  return {"hrnet_w18_ocr", "hrnet_w32_ocr", "hrnet_w48_ocr", "hrnet_w64_ocr", "hrnet_w18", "hrnet_w32",
+          "hrnet_w48",     "hrnet_w64",     "bpr_hrnet18s",  "bpr_hrnet48"};
 }
 
 ModelConfig model_config(const std::string& name_or_config) {
@@ -78,7 +79,7 @@ Network load_network(const ModelConfig& config, const std::map<std::string, at::
   require(is_registered(config.arch), "model", "'arch'", "be one of " + joined(registered_models()),
           [&] { return "'" + config.arch + "'"; });
   Network net;
-  if (config.arch.rfind(kOcrPrefix, 0) == 0) {
+  if (config.arch.rfind(kOpensegPrefix, 0) == 0) {
     const BnNaming naming = config.bn_naming.value_or([&] {
       for (const auto& entry : weights) {
         if (entry.first.size() >= 19 && entry.first.compare(entry.first.size() - 19, 19, "num_batches_tracked") == 0)
@@ -86,15 +87,25 @@ Network load_network(const ModelConfig& config, const std::map<std::string, at::
       }
       return BnNaming::kAbn;
     }());
-    net.num_classes = config.num_classes > 0 ? config.num_classes : classes_in(weights, "cls_head.weight");
-    require(net.num_classes > 0, "model", "the weights", "hold cls_head.weight (to size the classifier)",
+    const bool ocr = config.arch.size() > 4 && config.arch.compare(config.arch.size() - 4, 4, "_ocr") == 0;
+    // The classifier: OCR's cls_head.weight, the baseline's last cls_head conv (cls_head.3.weight).
+    const std::string classifier = ocr ? "cls_head.weight" : "cls_head.3.weight";
+    net.num_classes = config.num_classes > 0 ? config.num_classes : classes_in(weights, classifier);
+    require(net.num_classes > 0, "model", "the weights", "hold " + classifier + " (to size the classifier)",
             [] { return "no such key"; });
-    // "hrnet_w48_ocr" -> backbone "hrnet48".
-    const std::string width = config.arch.substr(7, config.arch.find('_', 7) - 7);
-    HrnetOcr model(hrnet_ocr_options("hrnet" + width, net.num_classes, naming));
-    net.module = model.ptr();
-    net.forward = [model](const at::Tensor& x) mutable { return std::get<1>(model->forward(x)); };
-    net.type_name = "HrnetOcr";
+    // "hrnet_w48_ocr" / "hrnet_w48" -> backbone "hrnet48".
+    const std::string backbone = "hrnet" + config.arch.substr(7, config.arch.find('_', 7) - 7);
+    if (ocr) {
+      HrnetOcr model(hrnet_ocr_options(backbone, net.num_classes, naming));
+      net.module = model.ptr();
+      net.forward = [model](const at::Tensor& x) mutable { return std::get<1>(model->forward(x)); };
+      net.type_name = "HrnetOcr";
+    } else {
+      HrnetFcn model(hrnet_options(backbone, naming), FcnHeadOptions(net.num_classes).bn_naming(naming));
+      net.module = model.ptr();
+      net.forward = [model](const at::Tensor& x) mutable { return model->forward(x); };
+      net.type_name = "HrnetFcn";
+    }
   } else {
     BprNet model(config.arch);
     net.module = model.ptr();

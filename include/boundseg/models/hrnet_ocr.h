@@ -67,4 +67,19 @@ class HrnetOcrImpl : public torch::nn::Module {
 };
 TORCH_MODULE(HrnetOcr);
 
+/// openseg's HRNet_W48 baseline on any hrnetW backbone (hrnet_ocr.md §3): children `backbone` and `cls_head` (the
+/// FcnHead's, at the top level like the reference). forward: x (N, 3, H, W) float -> logits (N, K, H, W), bilinearly
+/// upsampled with align_corners=True from stride 4.
+class HrnetFcnImpl : public torch::nn::Module {
+ public:
+  HrnetFcnImpl(const HrnetOptions& backbone, const FcnHeadOptions& head);
+  at::Tensor forward(const at::Tensor& x);
+  void train(bool on = true) override;
+
+ private:
+  Hrnet backbone_{nullptr};
+  FcnHead head_{nullptr};
+};
+TORCH_MODULE(HrnetFcn);
+
 }  // namespace boundseg::models

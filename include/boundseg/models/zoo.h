@@ -28,7 +28,8 @@ struct ModelConfig {
   std::string palette;
 };
 
-/// hrnet_w18_ocr, hrnet_w32_ocr, hrnet_w48_ocr, hrnet_w64_ocr (openseg HRNet + OCR), bpr_hrnet18s, bpr_hrnet48.
+/// hrnet_w18_ocr .. hrnet_w64_ocr (openseg HRNet + OCR), hrnet_w18 .. hrnet_w64 (openseg HRNet_W48 baseline: the
+/// FCN head), bpr_hrnet18s, bpr_hrnet48.
 std::vector<std::string> registered_models();
 
 /// A registered name, or the path of a JSON config: the converter's side-car (`arch`, `num_classes`, `bn_variant`
