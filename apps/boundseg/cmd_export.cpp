@@ -2,7 +2,6 @@
 #include <ATen/ATen.h>
 
 #include <cstdio>
-#include <sstream>
 
 #include "boundseg/core/error.h"
 #include "boundseg/io/safetensors.h"
@@ -25,12 +24,8 @@ int run_export(const ExportArgs& a) {
   models::ModelConfig config = models::model_config(a.model);
   if (a.num_classes > 0) config.num_classes = a.num_classes;
   if (a.naming != "auto") config.bn_naming = a.naming == "torch" ? models::BnNaming::kTorch : models::BnNaming::kAbn;
-  int64_t h = 0, w = 0;
-  char x = 0;
-  std::istringstream in(a.example);
-  in >> h >> x >> w;
-  require_usage(in && in.peek() == EOF && x == 'x' && h > 0 && w > 0, "export", "--example",
-                "be HxW with positive sides", "'" + a.example + "'");
+  auto [h, w] = parse_hw(a.example, "export", "--example");
+  require_usage(h > 0, "export", "--example", "be HxW with positive sides", "''");
   models::Network net = models::load_network(config, io::read_safetensors(a.weights).tensors);
   if (config.arch.rfind("bpr_", 0) == 0) h = w = models::bpr_input_size(config.arch);  // BPR runs at a fixed size
   const at::Tensor example = at::zeros({1, net.input_channels, h, w});

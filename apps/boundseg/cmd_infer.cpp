@@ -4,7 +4,6 @@
 #include <algorithm>
 #include <cstdio>
 #include <regex>
-#include <sstream>
 
 #include "boundseg/core/error.h"
 #include "boundseg/core/progress.h"
@@ -28,18 +27,6 @@ struct InferArgs {
   int64_t num_classes = 0, batch_size = 1;
   bool flip = false, overlay = false, quiet = false;
 };
-
-// "HxW" -> (h, w); empty -> (0, 0).
-std::pair<int64_t, int64_t> parse_hw(const std::string& text, const char* option) {
-  if (text.empty()) return {0, 0};
-  int64_t h = 0, w = 0;
-  char x = 0;
-  std::istringstream in(text);
-  in >> h >> x >> w;
-  require_usage(in && in.peek() == EOF && x == 'x' && h > 0 && w > 0, "infer", option, "be HxW with positive sides",
-                "'" + text + "'");
-  return {h, w};
-}
 
 std::vector<fs::path> list_images(const std::vector<std::string>& inputs) {
   std::vector<fs::path> images;
@@ -71,8 +58,8 @@ int run_infer(const InferArgs& a) {
   if (a.num_classes > 0) config.num_classes = a.num_classes;
   if (a.naming != "auto") config.bn_naming = a.naming == "torch" ? models::BnNaming::kTorch : models::BnNaming::kAbn;
   const viz::Palette palette = viz::palette_from_name(a.palette != "auto" ? a.palette : config.palette);
-  const auto [crop_h, crop_w] = parse_hw(a.crop, "--crop");
-  const auto [stride_h, stride_w] = parse_hw(a.stride, "--stride");
+  const auto [crop_h, crop_w] = parse_hw(a.crop, "infer", "--crop");
+  const auto [stride_h, stride_w] = parse_hw(a.stride, "infer", "--stride");
 
   const models::Network net = models::load_network(config, io::read_safetensors(a.weights).tensors);
   const int64_t num_classes = net.num_classes;

@@ -3,7 +3,10 @@
 
 #include <CLI/CLI.hpp>
 
+#include <cstdint>
 #include <functional>
+#include <sstream>
+#include <utility>
 #include <string>
 
 #include "boundseg/core/error.h"
@@ -20,6 +23,18 @@ class UsageError : public Error {
 inline void require_usage(bool condition, const std::string& what, const std::string& argument,
                           const std::string& requirement, const std::string& actual) {
   if (!condition) throw UsageError(error_message(what, argument, requirement, actual));
+}
+
+/// "HxW" -> (h, w), both positive; empty -> (0, 0). Anything else is a UsageError of `what` naming `option`.
+inline std::pair<int64_t, int64_t> parse_hw(const std::string& text, const std::string& what, const char* option) {
+  if (text.empty()) return {0, 0};
+  int64_t h = 0, w = 0;
+  char x = 0;
+  std::istringstream in(text);
+  in >> h >> x >> w;
+  require_usage(in && in.peek() == EOF && x == 'x' && h > 0 && w > 0, what, option, "be HxW with positive sides",
+                "'" + text + "'");
+  return {h, w};
 }
 
 /// A registered subcommand and the action to run once it is parsed.

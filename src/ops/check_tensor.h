@@ -16,6 +16,11 @@ inline std::string describe(const at::Tensor& t) {
   return s + "]";
 }
 
+/// "a 4-D Float tensor [1, 3, 8, 8]" or "an undefined tensor": the `actual` part of an error message.
+inline std::string describe_or_undefined(const at::Tensor& t) {
+  return t.defined() ? "a " + describe(t) : std::string("an undefined tensor");
+}
+
 /// Requires a CPU (H, W) or (N, H, W) tensor of one of `types`.
 inline void check_image_tensor(const at::Tensor& t, const char* where, const char* arg,
                                std::initializer_list<at::ScalarType> types, const char* types_text) {
