@@ -12,7 +12,7 @@ shift || true
 
 packages=(cmake ninja-build g++ ccache pkg-config zlib1g-dev libpng-dev
           libtorch-dev libopencv-dev nlohmann-json3-dev libcli11-dev libfmt-dev
-          libgtest-dev libbenchmark-dev python3-torch python3-pytest python3-opencv python3-numpy)
+          libgtest-dev libbenchmark-dev libyaml-cpp-dev libgloo-dev python3-torch python3-pytest python3-opencv python3-numpy)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -73,7 +73,7 @@ int run_demo(const DemoArgs& a) {
 }
 
 struct SynthArgs {
-  std::string out, size = "1024x2048";
+  std::string out, size = "1024x2048", split = "val";
   int count = 20;
   uint64_t seed = 0;
 };
@@ -98,9 +98,10 @@ Command add_synth(CLI::App& app) {
   cmd->add_option("--n", args->count, "Number of scenes")->check(CLI::Range(1, 100000))->capture_default_str();
   cmd->add_option("--size", args->size, "Scene size HxW")->capture_default_str();
   cmd->add_option("--seed", args->seed, "Random seed")->capture_default_str();
+  cmd->add_option("--split", args->split, "Split folder (val also gets imperfect predictions)")->capture_default_str();
   return {cmd, [args] {
             const Size2 s = parse_size(args->size);
-            data::write_synthetic_cityscapes(args->out, args->count, s.height, s.width, args->seed);
+            data::write_synthetic_cityscapes(args->out, args->count, s.height, s.width, args->seed, true, args->split);
             return 0;
           }};
 }

@@ -49,5 +49,6 @@ Command add_synth(CLI::App& app);
 Command add_convert(CLI::App& app);
 Command add_infer(CLI::App& app);
 Command add_export(CLI::App& app);
+Command add_train(CLI::App& app);
 
 }  // namespace boundseg::cli

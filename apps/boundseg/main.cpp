@@ -5,7 +5,9 @@
 
 #include <malloc.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <thread>
 #include <vector>
 
 #include "boundseg/core/error.h"
@@ -22,13 +24,15 @@ int main(int argc, char** argv) {
   app.add_option("--threads", threads, "Worker threads (default: all cores)")->check(CLI::NonNegativeNumber);
   namespace cli = boundseg::cli;
   const std::vector<cli::Command> commands = {cli::add_eval(app),    cli::add_demo(app),  cli::add_synth(app),
-                                              cli::add_convert(app), cli::add_infer(app), cli::add_export(app)};
+                                              cli::add_convert(app), cli::add_infer(app), cli::add_export(app),
+                                              cli::add_train(app)};
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : 2;
   }
-  if (threads > 0) at::set_num_threads(threads);
+  // LibTorch's own default counts physical cores (1 on a 2-vCPU machine); "all cores" means every logical CPU.
+  at::set_num_threads(threads > 0 ? threads : std::max(1, int(std::thread::hardware_concurrency())));
   try {
     for (const auto& command : commands)
       if (command.app->parsed()) return command.run();

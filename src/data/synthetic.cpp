@@ -243,7 +243,7 @@ SyntheticScene make_synthetic_scene(uint64_t seed, int height, int width) {
 }
 
 std::vector<std::string> write_synthetic_cityscapes(const std::filesystem::path& root, int count, int height,
-                                                    int width, uint64_t seed, bool progress) {
+                                                    int width, uint64_t seed, bool progress, const std::string& split) {
   namespace fs = std::filesystem;
   const char* cities[] = {"aachen", "bochum", "cologne"};
   std::vector<std::string> stems(count);
@@ -251,13 +251,23 @@ std::vector<std::string> write_synthetic_cityscapes(const std::filesystem::path&
   for (int i = 0; i < count; ++i) {
     const std::string city = cities[i % 3];
     char stem[64];
-    std::snprintf(stem, sizeof(stem), "%s_%06d_%06d", city.c_str(), i, 19);
+    // Splits other than val draw from a disjoint range of scene numbers (and stems).
+    const int number = i + (split == "val" ? 0 : split == "train" ? 100000 : split == "test" ? 200000 : 300000);
+    std::snprintf(stem, sizeof(stem), "%s_%06d_%06d", city.c_str(), number, 19);
     stems[i] = stem;
-    const SyntheticScene s = make_synthetic_scene(seed + uint64_t(i), height, width);
-    const fs::path gt = root / "gtFine" / "val" / city;
+    const SyntheticScene s = make_synthetic_scene(seed + uint64_t(number), height, width);
+    const fs::path gt = root / "gtFine" / split / city;
     io::write_png(gt / (stems[i] + "_gtFine_labelIds.png"), s.label_ids);
+    cv::Mat train_ids;
+    const auto& lut = cityscapes::id_to_train_id_lut();
+    cv::LUT(s.label_ids, cv::Mat(1, 256, CV_8U, const_cast<uint8_t*>(lut.data())), train_ids);
+    io::write_png(gt / (stems[i] + "_gtFine_labelTrainIds.png"), train_ids);
     io::write_png(gt / (stems[i] + "_gtFine_instanceIds.png"), s.instance_ids);
-    io::write_png(root / "leftImg8bit" / "val" / city / (stems[i] + "_leftImg8bit.png"), s.image);
+    io::write_png(root / "leftImg8bit" / split / city / (stems[i] + "_leftImg8bit.png"), s.image);
+    if (split != "val") {
+      bar.advance();
+      continue;
+    }
     io::write_png(root / "pred" / "semantic" / (stems[i] + "_leftImg8bit.png"), s.pred_label_ids);
     std::string txt;
     for (size_t k = 0; k < s.pred_instances.size(); ++k) {

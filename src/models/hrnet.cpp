@@ -1,6 +1,8 @@
 // openseg.pytorch HighResolutionNet (hrnet_ocr.md §1): blocks, transitions, multi-resolution modules, stem.
 #include "boundseg/models/hrnet.h"
 
+#include <torch/csrc/autograd/custom_function.h>
+
 #include <ATen/ATen.h>
 #include <torch/nn/modules/activation.h>
 #include <torch/nn/modules/container/modulelist.h>
@@ -32,6 +34,49 @@ std::string join(const std::vector<int64_t>& v) {
 // ------------------------------------------------------------------------------------------------------------------
 // BatchNorm
 
+namespace {
+
+// y = Σ over processes of x; the gradient of a sum over processes is the sum of the processes' gradients.
+class AllReduceSumFunction : public torch::autograd::Function<AllReduceSumFunction> {
+ public:
+  // The reducer travels as an address because saved_data holds IValues; the module owns it for the whole step.
+  static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& x, int64_t reducer) {
+    ctx->saved_data["reducer"] = reducer;
+    at::Tensor y = x.clone();
+    reinterpret_cast<const CrossProcessSum*>(reducer)->sum_(y);
+    return y;
+  }
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grads) {
+    at::Tensor g = grads[0].clone();
+    reinterpret_cast<const CrossProcessSum*>(ctx->saved_data["reducer"].toInt())->sum_(g);
+    return {g, at::Tensor()};
+  }
+};
+
+// Batch statistics over every process's batch (sums in float64), then the usual affine normalisation.
+at::Tensor sync_batch_norm(const at::Tensor& x, BatchNormImpl& bn) {
+  const int64_t c = x.size(1);
+  const double local_count = double(x.numel() / c);
+  at::Tensor stats = at::cat({x.sum({0, 2, 3}, false, at::kDouble), (x * x).sum({0, 2, 3}, false, at::kDouble),
+                              at::full({1}, local_count, x.options().dtype(at::kDouble))});
+  stats = AllReduceSumFunction::apply(stats, reinterpret_cast<int64_t>(bn.sync.get()));
+  const at::Tensor count = stats.slice(0, 2 * c, 2 * c + 1);
+  const at::Tensor mean = stats.slice(0, 0, c) / count;
+  const at::Tensor var = stats.slice(0, c, 2 * c) / count - mean * mean;
+  {
+    at::NoGradGuard no_grad;
+    const double m = bn.options.momentum();
+    const double n = count.item<double>();
+    bn.running_mean.mul_(1 - m).add_(mean.to(at::kFloat), m);
+    bn.running_var.mul_(1 - m).add_(var.to(at::kFloat) * (n / std::max(n - 1, 1.0)), m);
+  }
+  const at::Tensor scale = (at::rsqrt(var + bn.options.eps()).to(x.scalar_type()) * bn.weight).view({1, c, 1, 1});
+  return (x - mean.to(x.scalar_type()).view({1, c, 1, 1})) * scale + bn.bias.view({1, c, 1, 1});
+}
+
+}  // namespace
+
 BatchNormImpl::BatchNormImpl(const BatchNormOptions& options_) : options(options_) { reset(); }
 
 void BatchNormImpl::reset() {
@@ -53,8 +98,10 @@ at::Tensor BatchNormImpl::forward(const at::Tensor& input) {
     torch::NoGradGuard no_grad;
     num_batches_tracked.add_(1);
   }
-  at::Tensor y = at::batch_norm(input, weight, bias, running_mean, running_var, is_training(), options.momentum(),
-                                options.eps(), at::globalContext().userEnabledCuDNN());
+  at::Tensor y = is_training() && sync ? sync_batch_norm(input, *this)
+                                        : at::batch_norm(input, weight, bias, running_mean, running_var, is_training(),
+                                                         options.momentum(), options.eps(),
+                                                         at::globalContext().userEnabledCuDNN());
   switch (options.activation()) {
     case BnActivation::kNone:
       return y;
@@ -252,7 +299,7 @@ void validate(const HrnetOptions& options, const char* where) {
 }
 
 std::vector<std::string> registered_hrnets() {
-  return {"hrnet18", "hrnet32", "hrnet48", "hrnet64", "hrnetv2_w18_small", "hrnetv2_w48"};
+  return {"hrnet18", "hrnet32", "hrnet48", "hrnet64", "hrnetv2_w18_small", "hrnetv2_w48", "hrnet_tiny"};
 }
 
 HrnetOptions hrnet_options(const std::string& name, BnNaming bn_naming) {
@@ -260,6 +307,8 @@ HrnetOptions hrnet_options(const std::string& name, BnNaming bn_naming) {
   const HrnetOptions mmseg = HrnetOptions().bn_naming(BnNaming::kTorch).align_corners(false);
   if (name == "hrnetv2_w18_small") return HrnetOptions(mmseg).width(18).stage_modules({1, 3, 2}).num_blocks(2);
   if (name == "hrnetv2_w48") return mmseg;
+  // boundseg's CPU demo backbone: W16, one module per stage, one block per branch (~1.3 M parameters).
+  if (name == "hrnet_tiny") return HrnetOptions().width(16).stage_modules({1, 1, 1}).num_blocks(1).bn_naming(bn_naming);
   for (const char* known : {"hrnet18", "hrnet32", "hrnet48", "hrnet64"}) {
     // The four openseg hrnetW configs differ only in W (hrnet_config.py); the name ends with W.
     if (name == known) return HrnetOptions().width(std::stoll(name.substr(5))).bn_naming(bn_naming);

@@ -7,18 +7,14 @@
 #include <algorithm>
 
 #include "boundseg/core/error.h"
+#include "boundseg/data/transforms.h"
 
 namespace boundseg::models {
 
 at::Tensor normalize_openseg(const cv::Mat& bgr) {
-  require(bgr.type() == CV_8UC3, "infer", "the image", "be an 8-bit 3-channel (BGR) image",
-          [&] { return "OpenCV type " + std::to_string(bgr.type()); });
-  const cv::Mat c = bgr.isContinuous() ? bgr : bgr.clone();
-  at::Tensor x = at::from_blob(c.data, {c.rows, c.cols, 3}, at::kByte).to(at::kFloat).div_(255.0);
-  // RGB statistics on B, G, R in that order: the released weights depend on this quirk.
-  const at::Tensor mean = at::tensor({0.485f, 0.456f, 0.406f});
-  const at::Tensor std = at::tensor({0.229f, 0.224f, 0.225f});
-  return x.sub_(mean).div_(std).permute({2, 0, 1}).unsqueeze(0).contiguous();
+  at::Tensor x = at::empty({1, 3, bgr.rows, bgr.cols}, at::kFloat);
+  data::normalize_openseg_into(bgr, x.data_ptr<float>());
+  return x;
 }
 
 namespace {

@@ -39,8 +39,9 @@ int64_t classes_in(const std::map<std::string, at::Tensor>& weights, const std::
 }  // namespace
 
 std::vector<std::string> registered_models() {
-  return {"hrnet_w18_ocr", "hrnet_w32_ocr", "hrnet_w48_ocr", "hrnet_w64_ocr", "hrnet_w18", "hrnet_w32",
-          "hrnet_w48",     "hrnet_w64",     "bpr_hrnet18s",  "bpr_hrnet48"};
+  return {"hrnet_w18_ocr",       "hrnet_w32_ocr", "hrnet_w48_ocr", "hrnet_w64_ocr",  "hrnet_w18_small_ocr",
+          "hrnet_tiny_ocr",      "hrnet_w18",     "hrnet_w32",     "hrnet_w48",      "hrnet_w64",
+          "hrnet_w18_small",     "bpr_hrnet18s",  "bpr_hrnet48"};
 }
 
 ModelConfig model_config(const std::string& name_or_config) {
@@ -75,45 +76,101 @@ ModelConfig model_config(const std::string& name_or_config) {
   return config;
 }
 
-Network load_network(const ModelConfig& config, const std::map<std::string, at::Tensor>& weights) {
+namespace {
+
+// What a segmenter name means: backbone, head and the classifier key that sizes it.
+struct SegmenterArch {
+  std::string backbone;
+  bool ocr = false;
+  int64_t ocr_mid_channels = 512, ocr_key_channels = 256;
+  std::string classifier() const { return ocr ? "cls_head.weight" : "cls_head.3.weight"; }
+};
+
+std::optional<SegmenterArch> segmenter_arch(const std::string& arch) {
+  if (arch.rfind(kOpensegPrefix, 0) != 0 && arch != "hrnet_tiny_ocr") return std::nullopt;
+  SegmenterArch s;
+  s.ocr = arch.size() > 4 && arch.compare(arch.size() - 4, 4, "_ocr") == 0;
+  const std::string stem = s.ocr ? arch.substr(0, arch.size() - 4) : arch;
+  if (stem == "hrnet_tiny") {
+    s.backbone = "hrnet_tiny";
+    s.ocr_mid_channels = 128;
+    s.ocr_key_channels = 64;
+  } else if (stem == "hrnet_w18_small") {
+    s.backbone = "hrnetv2_w18_small";
+  } else {
+    s.backbone = "hrnet" + stem.substr(7);  // "hrnet_w48" -> "hrnet48"
+  }
+  return s;
+}
+
+Network make_network(const ModelConfig& config, BnNaming naming) {
   require(is_registered(config.arch), "model", "'arch'", "be one of " + joined(registered_models()),
           [&] { return "'" + config.arch + "'"; });
   Network net;
-  if (config.arch.rfind(kOpensegPrefix, 0) == 0) {
-    const BnNaming naming = config.bn_naming.value_or([&] {
-      for (const auto& entry : weights) {
-        if (entry.first.size() >= 19 && entry.first.compare(entry.first.size() - 19, 19, "num_batches_tracked") == 0)
-          return BnNaming::kTorch;
-      }
-      return BnNaming::kAbn;
-    }());
-    const bool ocr = config.arch.size() > 4 && config.arch.compare(config.arch.size() - 4, 4, "_ocr") == 0;
-    // The classifier: OCR's cls_head.weight, the baseline's last cls_head conv (cls_head.3.weight).
-    const std::string classifier = ocr ? "cls_head.weight" : "cls_head.3.weight";
-    net.num_classes = config.num_classes > 0 ? config.num_classes : classes_in(weights, classifier);
-    require(net.num_classes > 0, "model", "the weights", "hold " + classifier + " (to size the classifier)",
-            [] { return "no such key"; });
-    // "hrnet_w48_ocr" / "hrnet_w48" -> backbone "hrnet48".
-    const std::string backbone = "hrnet" + config.arch.substr(7, config.arch.find('_', 7) - 7);
-    if (ocr) {
-      HrnetOcr model(hrnet_ocr_options(backbone, net.num_classes, naming));
+  net.num_classes = config.num_classes;
+  if (const auto arch = segmenter_arch(config.arch)) {
+    if (arch->ocr) {
+      HrnetOcrOptions options = hrnet_ocr_options(arch->backbone, net.num_classes, naming);
+      options.head().mid_channels(arch->ocr_mid_channels).key_channels(arch->ocr_key_channels);
+      if (config.dropout) options.head().dropout(*config.dropout);
+      HrnetOcr model(options);
       net.module = model.ptr();
       net.forward = [model](const at::Tensor& x) mutable { return std::get<1>(model->forward(x)); };
+      net.forward_outputs = [model](const at::Tensor& x) mutable {
+        auto [aux, out] = model->forward(x);
+        return std::map<std::string, at::Tensor>{{"out", out}, {"aux", aux}};
+      };
       net.type_name = "HrnetOcr";
     } else {
-      HrnetFcn model(hrnet_options(backbone, naming), FcnHeadOptions(net.num_classes).bn_naming(naming));
+      FcnHeadOptions head = FcnHeadOptions(net.num_classes).bn_naming(naming);
+      if (config.dropout) head.dropout(*config.dropout);
+      HrnetFcn model(hrnet_options(arch->backbone, naming), head);
       net.module = model.ptr();
       net.forward = [model](const at::Tensor& x) mutable { return model->forward(x); };
+      net.forward_outputs = [model](const at::Tensor& x) mutable {
+        return std::map<std::string, at::Tensor>{{"out", model->forward(x)}};
+      };
       net.type_name = "HrnetFcn";
     }
   } else {
     BprNet model(config.arch);
     net.module = model.ptr();
     net.forward = [model](const at::Tensor& x) mutable { return model->forward(x); };
+    net.forward_outputs = [model](const at::Tensor& x) mutable {
+      return std::map<std::string, at::Tensor>{{"out", model->forward(x)}};
+    };
     net.input_channels = 4;
     net.num_classes = 2;
     net.type_name = "BprNet";
   }
+  return net;
+}
+
+}  // namespace
+
+Network build_network(const ModelConfig& config) {
+  require(config.num_classes > 0 || !segmenter_arch(config.arch), "model", "'num_classes'",
+          "be set to build a segmenter without weights", [&] { return std::to_string(config.num_classes); });
+  Network net = make_network(config, config.bn_naming.value_or(BnNaming::kTorch));
+  net.module->train();
+  return net;
+}
+
+Network load_network(const ModelConfig& config, const std::map<std::string, at::Tensor>& weights) {
+  ModelConfig sized = config;
+  if (const auto arch = segmenter_arch(config.arch)) {
+    if (sized.num_classes <= 0) sized.num_classes = classes_in(weights, arch->classifier());
+    require(sized.num_classes > 0, "model", "the weights", "hold " + arch->classifier() + " (to size the classifier)",
+            [] { return "no such key"; });
+  }
+  const BnNaming naming = config.bn_naming.value_or([&] {
+    for (const auto& entry : weights) {
+      if (entry.first.size() >= 19 && entry.first.compare(entry.first.size() - 19, 19, "num_batches_tracked") == 0)
+        return BnNaming::kTorch;
+    }
+    return BnNaming::kAbn;
+  }());
+  Network net = make_network(sized, naming);
   load_state_dict(*net.module, weights);  // strict
   net.module->eval();
   return net;

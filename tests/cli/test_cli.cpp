@@ -19,33 +19,13 @@
 #include "boundseg/models/hrnet_ocr.h"
 #include "boundseg/models/state_dict.h"
 #include "boundseg/viz/render.h"
+#include "support/cli.h"
 #include "support/golden.h"
 
 namespace boundseg {
 namespace {
 
 namespace fs = std::filesystem;
-
-struct CliRun {
-  int exit_code;
-  std::string output;  // stdout and stderr
-};
-
-CliRun run_cli(const std::string& args) {
-  const char* env = std::getenv("BOUNDSEG_CLI");
-#ifdef BOUNDSEG_CLI_PATH
-  const std::string cli = env && *env ? env : BOUNDSEG_CLI_PATH;
-#else
-  const std::string cli = env && *env ? env : "boundseg";
-#endif
-  const std::string command = cli + " " + args + " 2>&1";
-  FILE* pipe = popen(command.c_str(), "r");
-  std::string output;
-  std::array<char, 4096> buffer;
-  while (size_t n = std::fread(buffer.data(), 1, buffer.size(), pipe)) output.append(buffer.data(), n);
-  const int status = pclose(pipe);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
-}
 
 // A small synthetic Cityscapes tree shared by the tests of this file.
 class CliTest : public ::testing::Test {

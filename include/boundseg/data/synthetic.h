@@ -32,11 +32,12 @@ struct SyntheticScene {
 SyntheticScene make_synthetic_scene(uint64_t seed, int height, int width);
 
 /// Writes `count` scenes as a Cityscapes tree under `root`:
-/// gtFine/val/<city>/<stem>_gtFine_{labelIds,instanceIds}.png,
-/// leftImg8bit/val/<city>/<stem>_leftImg8bit.png,
-/// pred/semantic/<stem>_leftImg8bit.png (label ids) and
-/// pred/instances/<stem>_leftImg8bit_pred.txt + masks/. Returns the stems.
+/// gtFine/<split>/<city>/<stem>_gtFine_{labelIds,labelTrainIds,instanceIds}.png,
+/// leftImg8bit/<split>/<city>/<stem>_leftImg8bit.png, and for the val split the imperfect predictions
+/// pred/semantic/<stem>_leftImg8bit.png (label ids) and pred/instances/<stem>_leftImg8bit_pred.txt + masks/.
+/// Splits other than val hold other scenes (disjoint scene numbers). Returns the stems.
 std::vector<std::string> write_synthetic_cityscapes(const std::filesystem::path& root, int count, int height,
-                                                    int width, uint64_t seed, bool progress = true);
+                                                    int width, uint64_t seed, bool progress = true,
+                                                    const std::string& split = "val");
 
 }  // namespace boundseg::data

@@ -49,6 +49,14 @@ struct BatchNormOptions {
   TORCH_ARG(double, negative_slope) = 0.01;
 };
 
+/// Sums a tensor in place over the processes of a data-parallel run: what synchronised batch norm needs
+/// (implemented on c10d by boundseg::train::ProcessGroup).
+class CrossProcessSum {
+ public:
+  virtual ~CrossProcessSum() = default;
+  virtual void sum_(at::Tensor& tensor) const = 0;
+};
+
 /// 2-D batch norm with optional fused activation, whose state is weight, bias (parameters, float (C)),
 /// running_mean, running_var (buffers, float (C)) and, only with track_num_batches, num_batches_tracked. This covers
 /// both InPlaceABN (master) and torch BN (1.7) naming with one type; torch::nn::BatchNorm2d always adds
@@ -62,6 +70,9 @@ class BatchNormImpl : public torch::nn::Cloneable<BatchNormImpl> {
 
   BatchNormOptions options;
   at::Tensor weight, bias, running_mean, running_var, num_batches_tracked;
+  /// When set, training-mode statistics (mean, biased variance for normalising, unbiased for the running estimate)
+  /// are taken over the whole distributed batch, and gradients flow back through that sum (SyncBatchNorm).
+  std::shared_ptr<const CrossProcessSum> sync;
 };
 TORCH_MODULE(BatchNorm);
 
@@ -92,7 +103,7 @@ struct HrnetOptions {
 void validate(const HrnetOptions& options, const char* where);
 
 /// Names accepted by hrnet_options: hrnet18, hrnet32, hrnet48, hrnet64 (openseg), hrnetv2_w18_small, hrnetv2_w48
-/// (mmseg).
+/// (mmseg), hrnet_tiny (boundseg's CPU demo size: W16, modules {1, 1, 1}, one block per branch).
 std::vector<std::string> registered_hrnets();
 
 /// Options of a named backbone config: openseg's `MODEL_CONFIGS` (hrnet_config.py; `bn_naming` applies), or mmseg's

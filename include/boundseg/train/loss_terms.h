@@ -1,0 +1,41 @@
+// Training losses composed by name from the config: a weighted sum of terms, each on one network output.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace boundseg::config {
+struct LossTermConfig;
+}
+
+namespace boundseg::train {
+
+/// Loss names a config may use: ce (class-weighted cross entropy), ohem_ce (OHEM cross entropy, hrnet_ocr.md §4).
+std::vector<std::string> registered_losses();
+
+/// Σ weight_i · loss_i(outputs[output_i], target).
+class CompositeLoss {
+ public:
+  CompositeLoss(std::vector<config::LossTermConfig> terms, int64_t ignore_index);
+
+  struct Value {
+    at::Tensor total;  ///< 0-d, differentiable
+    /// "<type>/<output>" -> unweighted term value, for logging.
+    std::vector<std::pair<std::string, double>> terms;
+  };
+  /// outputs: name -> (N, K, H, W) logits at the target size; target: (N, H, W) int64.
+  Value operator()(const std::map<std::string, at::Tensor>& outputs, const at::Tensor& target) const;
+
+  /// Output names the terms read (a network must produce them).
+  std::vector<std::string> outputs() const;
+
+ private:
+  std::vector<config::LossTermConfig> terms_;
+  int64_t ignore_index_;
+};
+
+}  // namespace boundseg::train

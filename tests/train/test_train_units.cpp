@@ -1,0 +1,296 @@
+// Units of the training engine: config loading, optimizers against LibTorch's, schedule, loader, augmentation,
+// datasets, TensorBoard framing.
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <fstream>
+
+#include <ATen/ATen.h>
+#include <torch/optim/adamw.h>
+#include <torch/optim/sgd.h>
+#include <torch/utils.h>
+#include <opencv2/core.hpp>
+
+#include "boundseg/config/train_config.h"
+#include "boundseg/data/loader.h"
+#include "boundseg/data/synthetic.h"
+#include "boundseg/io/atomic_file.h"
+#include "boundseg/io/png.h"
+#include "boundseg/io/tensorboard.h"
+#include "boundseg/train/optimizer.h"
+#include "support/golden.h"
+
+namespace boundseg {
+namespace {
+namespace fs = std::filesystem;
+
+void write(const fs::path& path, const std::string& text) { std::ofstream(path) << text; }
+
+TEST(TrainConfig, BaseFilesMergeAndOverridesApply) {
+  testing::TempDir tmp;
+  write(tmp.path() / "base.yaml",
+        "model: {arch: hrnet_tiny_ocr}\n"
+        "data: {train: {type: folder, image_dir: a, label_dir: b}, batch_size: 2, augment: {crop_height: 32}}\n"
+        "optimizer: {lr: 0.5, momentum: 0.8}\n");
+  write(tmp.path() / "child.yaml", "_base_: base.yaml\noptimizer: {lr: 0.25}\ndata: {augment: {crop_width: 48}}\n");
+  const config::TrainConfig c =
+      config::load_train_config(tmp.path() / "child.yaml", {"schedule.iters=7", "data.train.limit=3"});
+  EXPECT_EQ(c.model.arch, "hrnet_tiny_ocr");
+  EXPECT_EQ(c.optimizer.lr, 0.25);        // child over base
+  EXPECT_EQ(c.optimizer.momentum, 0.8);   // maps merge key by key
+  EXPECT_EQ(c.data.augment.crop_height, 32);
+  EXPECT_EQ(c.data.augment.crop_width, 48);
+  EXPECT_EQ(c.schedule.iters, 7);
+  EXPECT_EQ(c.data.train.limit, 3);
+  EXPECT_EQ(c.data.train.image_dir, "a");
+  // The resolved YAML loads back to the same configuration.
+  write(tmp.path() / "resolved.yaml", config::to_yaml(c));
+  EXPECT_EQ(config::to_yaml(config::load_train_config(tmp.path() / "resolved.yaml")), config::to_yaml(c));
+}
+
+TEST(TrainConfig, ErrorsNameTheKeyPath) {
+  testing::TempDir tmp;
+  write(tmp.path() / "c.yaml", "data: {train: {type: folder, image_dir: a, label_dir: b}}\n");
+  const fs::path c = tmp.path() / "c.yaml";
+  BOUNDSEG_EXPECT_THROWS_WITH(config::load_train_config(c, {"data.augment.flip=1"}),
+                              "data.augment.flip must be a known key");
+  BOUNDSEG_EXPECT_THROWS_WITH(config::load_train_config(c, {"data.batch_size=two"}),
+                              "data.batch_size must be an integer, but got 'two'");
+  BOUNDSEG_EXPECT_THROWS_WITH(config::load_train_config(c, {"losses=[{type: dice}]"}),
+                              "losses[0].type must be one of ce, ohem_ce");
+  BOUNDSEG_EXPECT_THROWS_WITH(config::load_train_config(c, {"data.train.type=kitti"}), "data.train.type must be one of");
+  write(tmp.path() / "loop.yaml", "_base_: loop.yaml\n");
+  BOUNDSEG_EXPECT_THROWS_WITH(config::load_train_config(tmp.path() / "loop.yaml"), "_base_ must not include");
+  write(tmp.path() / "nodata.yaml", "model: {arch: hrnet_tiny_ocr}\n");
+  BOUNDSEG_EXPECT_THROWS_WITH(config::load_train_config(tmp.path() / "nodata.yaml"), "data.train must describe");
+}
+
+TEST(TrainSchedule, PolyWithLinearWarmup) {
+  config::OptimizerConfig o;
+  o.lr = 0.01;
+  config::ScheduleConfig s;
+  s.iters = 100;
+  s.power = 0.9;
+  EXPECT_DOUBLE_EQ(train::learning_rate(o, s, 0), 0.01);
+  EXPECT_DOUBLE_EQ(train::learning_rate(o, s, 50), 0.01 * std::pow(0.5, 0.9));
+  s.warmup_iters = 10;
+  s.warmup_ratio = 0.1;
+  EXPECT_DOUBLE_EQ(train::learning_rate(o, s, 0), 0.01 * 0.1);
+  EXPECT_NEAR(train::learning_rate(o, s, 5), 0.01 * std::pow(0.95, 0.9) * 0.55, 1e-15);
+  EXPECT_DOUBLE_EQ(train::learning_rate(o, s, 10), 0.01 * std::pow(0.9, 0.9));
+}
+
+// Our optimizers against LibTorch's torch::optim implementations, step by step.
+void expect_same_trajectory(const config::OptimizerConfig& ours, torch::optim::Optimizer& theirs, at::Tensor a,
+                            at::Tensor b) {
+  train::Optimizer optimizer({{"w", a}}, ours);
+  for (int step = 0; step < 5; ++step) {
+    const at::Tensor target = at::linspace(-1, 1, a.numel()).view_as(a) * (step + 1);
+    optimizer.zero_grad();
+    theirs.zero_grad();
+    (a - target).pow(2).sum().backward();
+    (b - target).pow(2).sum().backward();
+    optimizer.step(ours.lr);
+    theirs.step();
+    EXPECT_TRUE(at::allclose(a, b, 1e-6, 1e-7)) << "step " << step << ": " << (a - b).abs().max().item<double>();
+  }
+  // The state round-trips.
+  std::map<std::string, at::Tensor> saved;
+  for (const auto& [k, v] : optimizer.state()) saved[k] = v.clone();
+  train::Optimizer other({{"w", a}}, ours);
+  other.load_state(saved);
+  for (const auto& [k, v] : other.state()) EXPECT_TRUE(at::equal(v, saved.at(k))) << k;
+}
+
+TEST(TrainOptimizer, SgdMatchesTorchOptimSgd) {
+  torch::manual_seed(0);
+  at::Tensor a = at::randn({3, 4}).requires_grad_(), b = a.detach().clone().requires_grad_();
+  config::OptimizerConfig o;
+  o.type = "sgd";
+  o.lr = 0.1;
+  o.momentum = 0.9;
+  o.weight_decay = 0.01;
+  torch::optim::SGD sgd({b}, torch::optim::SGDOptions(0.1).momentum(0.9).weight_decay(0.01));
+  expect_same_trajectory(o, sgd, a, b);
+}
+
+TEST(TrainOptimizer, AdamWMatchesTorchOptimAdamW) {
+  torch::manual_seed(0);
+  at::Tensor a = at::randn({5}).requires_grad_(), b = a.detach().clone().requires_grad_();
+  config::OptimizerConfig o;
+  o.type = "adamw";
+  o.lr = 0.01;
+  o.weight_decay = 0.05;
+  torch::optim::AdamW adamw({b}, torch::optim::AdamWOptions(0.01).weight_decay(0.05).betas({0.9, 0.999}).eps(1e-8));
+  expect_same_trajectory(o, adamw, a, b);
+}
+
+TEST(TrainOptimizer, ClipsTheGlobalGradientNorm) {
+  at::Tensor a = at::zeros({2}).requires_grad_(), b = at::zeros({1}).requires_grad_();
+  config::OptimizerConfig o;
+  train::Optimizer optimizer({{"a", a}, {"b", b}}, o);
+  a.mutable_grad() = at::tensor({3.0f, 0.0f});
+  b.mutable_grad() = at::tensor({4.0f});
+  EXPECT_NEAR(optimizer.clip_gradients(1.0), 5.0, 1e-12);
+  EXPECT_NEAR(a.grad()[0].item<double>(), 0.6, 1e-6);
+  EXPECT_NEAR(b.grad()[0].item<double>(), 0.8, 1e-6);
+}
+
+class TrainData : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    root_ = new testing::TempDir();
+    data::write_synthetic_cityscapes(root_->path(), 6, 48, 96, 3, false, "train");
+  }
+  static void TearDownTestSuite() { delete root_; }
+  static data::SegmentationDataset dataset() { return data::cityscapes_dataset(root_->path(), "train", false); }
+  static testing::TempDir* root_;
+};
+testing::TempDir* TrainData::root_ = nullptr;
+
+data::LoaderOptions small_loader(int64_t batch, int64_t workers) {
+  data::LoaderOptions o;
+  o.batch_size = batch;
+  o.workers = workers;
+  o.seed = 11;
+  o.augment.crop_height = 32;
+  o.augment.crop_width = 40;
+  return o;
+}
+
+TEST_F(TrainData, CityscapesLabelIdsMapToTheTrainIdFiles) {
+  const data::SegmentationDataset train_ids = dataset();
+  const data::SegmentationDataset label_ids = data::cityscapes_dataset(root_->path(), "train", true);
+  ASSERT_EQ(train_ids.size(), 6);
+  for (int64_t i = 0; i < train_ids.size(); ++i) {
+    EXPECT_EQ(cv::norm(train_ids.read_label(i), label_ids.read_label(i), cv::NORM_INF), 0.0);
+  }
+  BOUNDSEG_EXPECT_THROWS_WITH(data::cityscapes_dataset(root_->path(), "val", false),
+                              "the Cityscapes image folder must be an existing folder");
+}
+
+TEST_F(TrainData, LoaderIsDeterministicWhateverTheWorkerCount) {
+  data::TrainLoader serial(dataset(), small_loader(2, 0)), threaded(dataset(), small_loader(2, 2));
+  for (int k = 0; k < 5; ++k) {  // crosses an epoch boundary (6 samples, 2 per batch)
+    const data::Batch a = serial.next(), b = threaded.next();
+    EXPECT_EQ(a.names, b.names);
+    EXPECT_TRUE(at::equal(a.images, b.images)) << k;
+    EXPECT_TRUE(at::equal(a.labels, b.labels)) << k;
+    EXPECT_EQ(a.images.sizes(), (std::vector<int64_t>{2, 3, 32, 40}));
+  }
+  // Starting at batch 3 gives batch 3.
+  data::TrainLoader resumed(dataset(), small_loader(2, 1), 3);
+  data::TrainLoader fresh(dataset(), small_loader(2, 0));
+  for (int k = 0; k < 3; ++k) fresh.next();
+  EXPECT_TRUE(at::equal(resumed.next().images, fresh.next().images));
+}
+
+TEST_F(TrainData, RanksTogetherSeeTheSingleProcessBatch) {
+  data::TrainLoader single(dataset(), small_loader(4, 0));
+  data::LoaderOptions r0 = small_loader(2, 0), r1 = small_loader(2, 0);
+  r0.world_size = r1.world_size = 2;
+  r1.rank = 1;
+  data::TrainLoader rank0(dataset(), r0), rank1(dataset(), r1);
+  for (int k = 0; k < 3; ++k) {
+    const data::Batch s = single.next(), a = rank0.next(), b = rank1.next();
+    // Single batch = positions 4k..4k+3; rank r holds 4k + 2j + r.
+    EXPECT_TRUE(at::equal(s.images.index_select(0, at::tensor({0, 2})), a.images)) << k;
+    EXPECT_TRUE(at::equal(s.images.index_select(0, at::tensor({1, 3})), b.images)) << k;
+    EXPECT_TRUE(at::equal(s.labels.index_select(0, at::tensor({1, 3})), b.labels)) << k;
+  }
+}
+
+TEST_F(TrainData, EpochsVisitEverySampleOnce) {
+  data::TrainLoader loader(dataset(), small_loader(1, 0));
+  for (int64_t epoch = 0; epoch < 2; ++epoch) {
+    std::vector<int64_t> seen;
+    for (int64_t p = 0; p < 6; ++p) seen.push_back(loader.sample_at(epoch * 6 + p));
+    std::sort(seen.begin(), seen.end());
+    EXPECT_EQ(seen, (std::vector<int64_t>{0, 1, 2, 3, 4, 5}));
+  }
+}
+
+TEST(TrainAugment, CropsPadsAndKeepsLabelValues) {
+  cv::Mat image(20, 30, CV_8UC3, cv::Scalar(10, 20, 30)), label(20, 30, CV_8U, cv::Scalar(3));
+  label(cv::Rect(0, 0, 15, 20)).setTo(7);
+  data::AugmentOptions o;
+  o.crop_height = 40;  // larger than the image even at scale 1.5: padded with ignore
+  o.crop_width = 50;
+  o.scale_min = 1.0;
+  o.scale_max = 1.5;
+  std::mt19937_64 rng(1);
+  for (int i = 0; i < 10; ++i) {
+    const data::AugmentedPair p = data::augment(image, label, o, 255, rng);
+    ASSERT_EQ(p.image.size(), cv::Size(50, 40));
+    ASSERT_EQ(p.label.size(), cv::Size(50, 40));
+    for (int y = 0; y < 40; ++y) {
+      for (int x = 0; x < 50; ++x) {
+        const int v = p.label.at<uint8_t>(y, x);
+        ASSERT_TRUE(v == 3 || v == 7 || v == 255) << v;
+      }
+    }
+    EXPECT_EQ(p.label.at<uint8_t>(39, 49), 255);  // bottom-right is padding
+  }
+  // Same generator state, same result.
+  std::mt19937_64 a(5), b(5);
+  EXPECT_EQ(cv::norm(data::augment(image, label, o, 255, a).image, data::augment(image, label, o, 255, b).image,
+                     cv::NORM_INF),
+            0.0);
+}
+
+TEST(TrainAugment, CatMaxRatioRedrawsCropsDominatedByOneClass) {
+  // 90 % of the image is class 1; a 10x10 crop mostly sees only class 1 unless it is re-drawn.
+  cv::Mat image(100, 100, CV_8UC3, cv::Scalar::all(0)), label(100, 100, CV_8U, cv::Scalar(1));
+  label(cv::Rect(0, 0, 100, 10)).setTo(2);
+  data::AugmentOptions o;
+  o.crop_height = o.crop_width = 10;
+  o.scale_min = o.scale_max = 1.0;
+  o.flip_probability = 0;
+  o.photometric = false;
+  auto mixed_crops = [&](double ratio) {
+    o.cat_max_ratio = ratio;
+    std::mt19937_64 rng(3);
+    int mixed = 0;
+    for (int i = 0; i < 200; ++i) {
+      const cv::Mat l = data::augment(image, label, o, 255, rng).label;
+      mixed += cv::countNonZero(l == 2) > 0 && cv::countNonZero(l == 1) > 0;
+    }
+    return mixed;
+  };
+  EXPECT_GT(mixed_crops(0.75), 3 * mixed_crops(1.0));
+}
+
+TEST(TensorBoard, Crc32cAndRecordFraming) {
+  EXPECT_EQ(io::crc32c("123456789"), 0xE3069283u);  // the standard CRC-32C check value
+  testing::TempDir tmp;
+  fs::path path;
+  {
+    io::TensorBoardWriter w(tmp.path());
+    w.add_scalar("loss", 0.5, 3);
+    w.add_image("val/x", cv::Mat(4, 6, CV_8UC3, cv::Scalar(1, 2, 3)), 3);
+    path = w.path();
+  }
+  const std::string bytes = io::read_file(path, "events");
+  // Walk the records: length, masked CRC of the length, payload, masked CRC of the payload.
+  auto masked = [](uint32_t c) { return ((c >> 15) | (c << 17)) + 0xa282ead8u; };
+  size_t offset = 0;
+  int records = 0;
+  while (offset < bytes.size()) {
+    uint64_t length;
+    uint32_t crc_length, crc_data;
+    std::memcpy(&length, bytes.data() + offset, 8);
+    std::memcpy(&crc_length, bytes.data() + offset + 8, 4);
+    EXPECT_EQ(crc_length, masked(io::crc32c(std::string_view(bytes.data() + offset, 8))));
+    std::memcpy(&crc_data, bytes.data() + offset + 12 + length, 4);
+    EXPECT_EQ(crc_data, masked(io::crc32c(std::string_view(bytes.data() + offset + 12, length))));
+    offset += 16 + length;
+    ++records;
+  }
+  EXPECT_EQ(offset, bytes.size());
+  EXPECT_EQ(records, 3);  // file version, scalar, image
+  EXPECT_NE(bytes.find("brain.Event:2"), std::string::npos);
+  EXPECT_NE(bytes.find("\x89PNG"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace boundseg
