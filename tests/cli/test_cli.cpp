@@ -73,11 +73,24 @@ TEST_F(CliTest, EvalWritesTableAndJsonWithEveryMetric) {
 
 TEST_F(CliTest, DemoWritesMetricsAndThePicture) {
   const fs::path out = root_->path() / "demo";
-  const CliRun r = run_cli("demo --quiet --out " + out.string() + " --images 2 --size 64x128");
+  const CliRun r = run_cli("demo --quiet --out " + out.string() +
+                           " --images 2 --size 64x128 --train-iters 3 --train-images 2");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_TRUE(fs::exists(out / "results.json"));
   const cv::Mat picture = io::read_color_image(out / "boundary_errors.png");
   EXPECT_GE(picture.cols, 3 * 128);
+  // The training part: a report comparing the untrained and trained model, their predictions and overlays, and the
+  // trained weights with the side-car `infer --model` reads.
+  const std::string report = io::read_file(out / "report.md", "test");
+  EXPECT_NE(report.find("| untrained (same initialisation) |"), std::string::npos) << report;
+  EXPECT_NE(report.find("| trained |"), std::string::npos) << report;
+  EXPECT_TRUE(fs::exists(out / "trained" / "semantic" / "aachen_000000_000019_leftImg8bit.png"));
+  EXPECT_TRUE(fs::exists(out / "trained" / "overlays" / "aachen_000000_000019.png"));
+  EXPECT_TRUE(fs::exists(out / "train" / "model.json"));
+  const CliRun infer = run_cli("infer --quiet --model " + (out / "train" / "model.json").string() + " --weights " +
+                               (out / "train" / "model.safetensors").string() + " --images " +
+                               (out / "leftImg8bit" / "val").string() + " --out " + (out / "infer").string());
+  EXPECT_EQ(infer.exit_code, 0) << infer.output;
 }
 
 void expect_failure(const CliRun& r, const std::string& message, const fs::path& json) {

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Training throughput of `boundseg train` (HRNet-W18 + OCR by default) on synthetic Cityscapes-style scenes:
+# median step time and images/s over the iterations after warm-up, and the share of step time spent waiting for
+# data, at 1 and 2 threads. Usage: bench/train_throughput.sh [build-dir] [arch] [crop HxW] [batch] [iters]
+set -euo pipefail
+build="${1:-build}"; arch="${2:-hrnet_w18_ocr}"; crop="${3:-512x512}"; batch="${4:-2}"; iters="${5:-12}"
+work="$(mktemp -d)"; trap 'rm -rf "$work"' EXIT
+"$build/boundseg" synth --out "$work/data" --n 16 --size 512x1024 --split train > /dev/null 2>&1
+cat > "$work/bench.yaml" <<YAML
+model: {arch: $arch}
+data:
+  train: {type: cityscapes, root: $work/data, split: train}
+  batch_size: $batch
+  workers: 2
+  augment: {crop_height: ${crop%x*}, crop_width: ${crop#*x}, scale_min: 0.5, scale_max: 2.0}
+schedule: {iters: $iters}
+run: {log_interval: 1, checkpoint_interval: 100000}
+YAML
+for threads in 1 2; do
+  "$build/boundseg" --threads "$threads" train "$work/bench.yaml" --quiet --work-dir "$work/t$threads" > /dev/null 2>&1
+  /usr/bin/python3 - "$work/t$threads/metrics.jsonl" "$threads" "$arch" "$crop" "$batch" <<'PY'
+import json, statistics, sys
+records = [json.loads(l) for l in open(sys.argv[1]) if '"loss"' in l][2:]  # first 2 iterations = warm-up
+step = statistics.median(r["step_time_s"] for r in records)
+wait = statistics.median(r["data_wait_fraction"] for r in records)
+print(f"{sys.argv[3]} crop {sys.argv[4]} batch {sys.argv[5]}, {sys.argv[2]} thread(s): "
+      f"median step {step:.3f} s, {int(sys.argv[5]) / step:.2f} images/s, data wait {100 * wait:.2f} % of the step "
+      f"(median of {len(records)} iterations)")
+PY
+done
