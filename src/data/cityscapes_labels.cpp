@@ -1,6 +1,8 @@
 // Cityscapes label table values, copied from the specification (formats.md §2.1).
 #include "boundseg/data/cityscapes_labels.h"
 
+#include <opencv2/core.hpp>
+
 namespace boundseg::cityscapes {
 
 const std::array<Label, kNumLabelIds>& labels() {
@@ -53,6 +55,12 @@ const std::array<int, kNumTrainIds>& train_id_to_id() {
   static const std::array<int, kNumTrainIds> ids = {7,  8,  11, 12, 13, 17, 19, 20, 21, 22,
                                                     23, 24, 25, 26, 27, 28, 31, 32, 33};
   return ids;
+}
+
+cv::Mat label_ids_to_train_ids(const cv::Mat& label_ids) {
+  cv::Mat train_ids;
+  cv::LUT(label_ids, cv::Mat(1, 256, CV_8U, const_cast<uint8_t*>(id_to_train_id_lut().data())), train_ids);
+  return train_ids;
 }
 
 const std::array<uint8_t, 256>& id_to_train_id_lut() {

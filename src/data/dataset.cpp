@@ -63,11 +63,9 @@ cv::Mat SegmentationDataset::read_label(int64_t index) const {
   switch (mapping) {
     case LabelMapping::kNone:
       break;
-    case LabelMapping::kCityscapesLabelIds: {
-      const auto& lut_array = cityscapes::id_to_train_id_lut();
-      cv::LUT(label, cv::Mat(1, 256, CV_8U, const_cast<uint8_t*>(lut_array.data())), label);
+    case LabelMapping::kCityscapesLabelIds:
+      label = cityscapes::label_ids_to_train_ids(label);
       break;
-    }
     case LabelMapping::kReduceZeroLabel: {
       cv::Mat lut(1, 256, CV_8U);
       for (int v = 0; v < 256; ++v) lut.at<uint8_t>(v) = v == 0 ? 255 : (v == 255 ? 255 : uint8_t(v - 1));

@@ -46,14 +46,17 @@ TrainLoader::~TrainLoader() {
 }
 
 int64_t TrainLoader::sample_at(int64_t position) const {
+  return epoch_order(position / dataset_.size())[position % dataset_.size()];
+}
+
+std::vector<int64_t> TrainLoader::epoch_order(int64_t epoch) const {
   const int64_t n = dataset_.size();
-  const int64_t epoch = position / n;
   std::vector<int64_t> order(n);
   std::iota(order.begin(), order.end(), 0);
   std::mt19937_64 rng(mix(options_.seed * 0x100000001b3ULL + uint64_t(epoch)));
   // Fisher-Yates with our own draws: std::shuffle's algorithm is implementation-defined.
   for (int64_t i = n - 1; i > 0; --i) std::swap(order[i], order[int64_t(rng() % uint64_t(i + 1))]);
-  return order[position % n];
+  return order;
 }
 
 Batch TrainLoader::make_batch(int64_t index) const {
@@ -63,10 +66,13 @@ Batch TrainLoader::make_batch(int64_t index) const {
   batch.index = index;
   batch.images = at::empty({b, 3, a.crop_height, a.crop_width}, at::kFloat);
   batch.labels = at::empty({b, a.crop_height, a.crop_width}, at::kLong);
-  const int64_t plane = a.crop_height * a.crop_width;
+  const int64_t plane = a.crop_height * a.crop_width, n = dataset_.size();
+  int64_t epoch = -1;
+  std::vector<int64_t> order;  // the current epoch's permutation, made once per batch and epoch
   for (int64_t j = 0; j < b; ++j) {
     const int64_t position = index * b * w + j * w + options_.rank;
-    const int64_t sample = sample_at(position);
+    if (position / n != epoch) order = epoch_order(epoch = position / n);
+    const int64_t sample = order[position % n];
     std::mt19937_64 rng(mix(mix(options_.seed) ^ uint64_t(position)));
     const AugmentedPair pair =
         augment(dataset_.read_image(sample), dataset_.read_label(sample), a, options_.ignore_index, rng);

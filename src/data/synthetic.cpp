@@ -258,10 +258,7 @@ std::vector<std::string> write_synthetic_cityscapes(const std::filesystem::path&
     const SyntheticScene s = make_synthetic_scene(seed + uint64_t(number), height, width);
     const fs::path gt = root / "gtFine" / split / city;
     io::write_png(gt / (stems[i] + "_gtFine_labelIds.png"), s.label_ids);
-    cv::Mat train_ids;
-    const auto& lut = cityscapes::id_to_train_id_lut();
-    cv::LUT(s.label_ids, cv::Mat(1, 256, CV_8U, const_cast<uint8_t*>(lut.data())), train_ids);
-    io::write_png(gt / (stems[i] + "_gtFine_labelTrainIds.png"), train_ids);
+    io::write_png(gt / (stems[i] + "_gtFine_labelTrainIds.png"), cityscapes::label_ids_to_train_ids(s.label_ids));
     io::write_png(gt / (stems[i] + "_gtFine_instanceIds.png"), s.instance_ids);
     io::write_png(root / "leftImg8bit" / split / city / (stems[i] + "_leftImg8bit.png"), s.image);
     if (split != "val") {

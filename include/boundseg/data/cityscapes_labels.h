@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include <opencv2/core/mat.hpp>
+
 namespace boundseg::cityscapes {
 
 struct Label {
@@ -32,6 +34,8 @@ const std::array<const char*, kNumCategories>& category_names();
 const std::array<int, kNumTrainIds>& train_id_to_id();
 /// label id (0..33) -> trainId, 255 for ids not trained on.
 const std::array<uint8_t, 256>& id_to_train_id_lut();
+/// A CV_8U label-id map as train ids (through id_to_train_id_lut).
+cv::Mat label_ids_to_train_ids(const cv::Mat& label_ids);
 /// Label ids of the 8 evaluated instance classes, in the evaluator's order
 /// (person, rider, car, truck, bus, train, motorcycle, bicycle).
 const std::array<int, kNumInstanceClasses>& instance_class_ids();

@@ -55,6 +55,7 @@ class TrainLoader {
   int64_t sample_at(int64_t position) const;
 
  private:
+  std::vector<int64_t> epoch_order(int64_t epoch) const;
   Batch make_batch(int64_t index) const;
   void work();
 
