@@ -1,6 +1,8 @@
 // Random resize, crop (with the class-ratio retry), flip and photometric distortion; input normalisation.
 #include "boundseg/data/transforms.h"
 
+#include <ATen/ATen.h>
+
 #include <algorithm>
 #include <array>
 #include <cmath>
@@ -135,6 +137,21 @@ void normalize_openseg_into(const cv::Mat& bgr, float* chw) {
       }
     }
   }
+}
+
+at::Tensor rgb_float_tensor(const cv::Mat& bgr) {
+  require(bgr.type() == CV_8UC3, "rgb_float_tensor", "the image", "be an 8-bit 3-channel (BGR) image",
+          [&] { return "OpenCV type " + std::to_string(bgr.type()); });
+  at::Tensor out = at::empty({3, bgr.rows, bgr.cols}, at::kFloat);
+  float* dst = out.data_ptr<float>();
+  const size_t plane = size_t(bgr.rows) * size_t(bgr.cols);
+  for (int y = 0; y < bgr.rows; ++y) {
+    const uint8_t* row = bgr.ptr<uint8_t>(y);
+    for (int x = 0; x < bgr.cols; ++x) {
+      for (int c = 0; c < 3; ++c) dst[(2 - c) * plane + size_t(y) * bgr.cols + x] = float(row[3 * x + c]);
+    }
+  }
+  return out;
 }
 
 }  // namespace boundseg::data

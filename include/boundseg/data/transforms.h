@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <random>
 
+#include <ATen/core/Tensor.h>
 #include <opencv2/core/mat.hpp>
 
 namespace boundseg::data {
@@ -38,5 +39,9 @@ AugmentedPair augment(const cv::Mat& image, const cv::Mat& label, const AugmentO
 /// openseg's input convention (segfix.md §4): BGR uint8 / 255, then the RGB ImageNet mean/std applied to the B, G, R
 /// channels in that order (the released weights depend on it). Writes 3 planes of H x W floats to `chw`.
 void normalize_openseg_into(const cv::Mat& bgr, float* chw);
+
+/// The colour image as the DenseCRF and bilateral filters take it: float32 (3, H, W), RGB order, 0..255 (rloss.md
+/// §1.2). bgr: CV_8UC3.
+at::Tensor rgb_float_tensor(const cv::Mat& bgr);
 
 }  // namespace boundseg::data
