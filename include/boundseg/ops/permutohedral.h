@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <utility>
 
 namespace boundseg::ops {
 
@@ -69,5 +70,10 @@ struct BilateralFilterOptions {
 /// channels in one pass, images in parallel. image: float32 (C, H, W) or (N, C, H, W); values: float32 (K, H, W) or
 /// (N, K, H, W) with the same N, H, W. Returns float32 of the values' shape (rloss' bilateralfilter_batch).
 at::Tensor bilateral_filter(const at::Tensor& image, const at::Tensor& values, const BilateralFilterOptions& options = {});
+
+/// A·values and Aᵀ·values from the same lattices (options.transpose is ignored): what exact gradients of lattice
+/// quadratic forms need. Shapes and types as bilateral_filter.
+std::pair<at::Tensor, at::Tensor> bilateral_filter_and_transpose(const at::Tensor& image, const at::Tensor& values,
+                                                                 const BilateralFilterOptions& options = {});
 
 }  // namespace boundseg::ops

@@ -368,7 +368,13 @@ at::Tensor bilateral_features(const at::Tensor& image, double sigma_rgb, double 
   return features;
 }
 
-at::Tensor bilateral_filter(const at::Tensor& image, const at::Tensor& values, const BilateralFilterOptions& options) {
+namespace {
+
+// Filters every image's K maps with its own lattice, images in parallel: (A·values if want_forward, Aᵀ·values if
+// want_transposed), undefined tensors for what is not wanted.
+std::pair<at::Tensor, at::Tensor> filter_images(const at::Tensor& image, const at::Tensor& values,
+                                                const BilateralFilterOptions& options, bool want_forward,
+                                                bool want_transposed) {
   TORCH_CHECK_VALUE(image.defined() && values.defined() && (image.dim() == 3 || image.dim() == 4) &&
                         values.dim() == image.dim(),
                     "boundseg bilateral_filter: 'image' and 'values' must both be (C, H, W) or both (N, C, H, W) ",
@@ -384,17 +390,35 @@ at::Tensor bilateral_filter(const at::Tensor& image, const at::Tensor& values, c
   TORCH_CHECK(images.device().is_cpu() && maps.device().is_cpu(),
               "boundseg bilateral_filter: 'image' and 'values' must be CPU tensors, but got ", image.device(), ".");
   const int64_t N = maps.size(0), K = maps.size(1);
-  at::Tensor out = at::empty_like(maps);
+  at::Tensor forward = want_forward ? at::empty_like(maps) : at::Tensor();
+  at::Tensor transposed = want_transposed ? at::empty_like(maps) : at::Tensor();
   // One image per task; the filter's own parallel loops run inline inside this region.
   at::parallel_for(0, N, 1, [&](int64_t begin, int64_t end) {
     for (int64_t n = begin; n < end; ++n) {
       const PermutohedralLattice lattice(bilateral_features(images[n], options.sigma_rgb(), options.sigma_xy()),
                                          options.mode());
       const at::Tensor point_major = maps[n].reshape({K, -1}).t().contiguous();
-      out[n].view({K, -1}).copy_(lattice.filter(point_major, options.transpose()).t());
+      if (forward.defined()) forward[n].view({K, -1}).copy_(lattice.filter(point_major, false).t());
+      if (transposed.defined()) transposed[n].view({K, -1}).copy_(lattice.filter(point_major, true).t());
     }
   });
-  return batched ? out : out.squeeze(0);
+  if (!batched) {
+    if (forward.defined()) forward = forward.squeeze(0);
+    if (transposed.defined()) transposed = transposed.squeeze(0);
+  }
+  return {forward, transposed};
+}
+
+}  // namespace
+
+at::Tensor bilateral_filter(const at::Tensor& image, const at::Tensor& values, const BilateralFilterOptions& options) {
+  auto [forward, transposed] = filter_images(image, values, options, !options.transpose(), options.transpose());
+  return options.transpose() ? transposed : forward;
+}
+
+std::pair<at::Tensor, at::Tensor> bilateral_filter_and_transpose(const at::Tensor& image, const at::Tensor& values,
+                                                                 const BilateralFilterOptions& options) {
+  return filter_images(image, values, options, true, true);
 }
 
 }  // namespace boundseg::ops

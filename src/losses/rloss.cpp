@@ -1,0 +1,274 @@
+// rloss losses (rloss.md §1, §3, §5): lattice quadratic forms as autograd Functions, pCE and size via autograd.
+#include "boundseg/losses/rloss.h"
+
+#include <ATen/ATen.h>
+#include <torch/autograd.h>
+#include <torch/nn/functional/upsampling.h>
+
+#include <cmath>
+#include <limits>
+#include <string>
+
+#include "ops/check_tensor.h"
+
+namespace boundseg::losses {
+
+using boundseg::detail::describe_or_undefined;
+
+namespace {
+
+void check_crf_inputs(const at::Tensor& images, const at::Tensor& probabilities, const at::Tensor& roi,
+                      const char* where) {
+  TORCH_CHECK_VALUE(images.defined() && images.dim() == 4 && images.size(1) >= 1, "boundseg ", where,
+                    ": 'images' must be a 4-D (N, C, H, W) tensor of 0..255 colours, but got ",
+                    describe_or_undefined(images), ".");
+  TORCH_CHECK_VALUE(probabilities.defined() && probabilities.dim() == 4 && probabilities.size(0) == images.size(0) &&
+                        probabilities.size(2) == images.size(2) && probabilities.size(3) == images.size(3),
+                    "boundseg ", where, ": 'probabilities' must be (N, K, H, W) with the images' N, H, W, but got ",
+                    describe_or_undefined(probabilities), " for ", describe_or_undefined(images), ".");
+  TORCH_CHECK_TYPE(probabilities.scalar_type() == at::kFloat, "boundseg ", where,
+                   ": 'probabilities' must be float32, but got ", describe_or_undefined(probabilities), ".");
+  TORCH_CHECK_VALUE(roi.defined() && roi.dim() == 3 && roi.size(0) == images.size(0) &&
+                        roi.size(1) == images.size(2) && roi.size(2) == images.size(3),
+                    "boundseg ", where, ": 'roi' must be (N, H, W) with the images' N, H, W, but got ",
+                    describe_or_undefined(roi), " for ", describe_or_undefined(images), ".");
+}
+
+void check_kernel(const CrfKernelOptions& k, const char* where) {
+  TORCH_CHECK_VALUE(k.scale_factor() > 0 && k.scale_factor() <= 1, "boundseg ", where,
+                    ": kernel.scale_factor must be in (0, 1], but got ", k.scale_factor(), ".");
+  TORCH_CHECK_VALUE(k.sigma_rgb() > 0 && k.sigma_xy() > 0 && std::isfinite(k.sigma_rgb()) && std::isfinite(k.sigma_xy()),
+                    "boundseg ", where, ": kernel.sigma_rgb and kernel.sigma_xy must be positive and finite, but got ",
+                    k.sigma_rgb(), " and ", k.sigma_xy(), ".");
+}
+
+ops::BilateralFilterOptions filter_options(double sigma_rgb, double sigma_xy, ops::LatticeMode mode) {
+  return ops::BilateralFilterOptions().sigma_rgb(sigma_rgb).sigma_xy(sigma_xy).mode(mode);
+}
+
+/// (1/N) Σ_n −Σ_k S̃ᵀAS̃ (+ Σ_n RᵀAR / N with add_constant) of the already scaled inputs; S̃ = seg ∘ roi.
+class CrfEnergyFunction : public torch::autograd::Function<CrfEnergyFunction> {
+ public:
+  static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& seg, const at::Tensor& image,
+                            const at::Tensor& roi, double sigma_rgb, double sigma_xy, ops::LatticeMode mode,
+                            CrfGradient gradient, bool add_constant) {
+    const int64_t N = seg.size(0), K = seg.size(1);
+    const at::Tensor roi1 = roi.unsqueeze(1);
+    const at::Tensor masked = seg * roi1;
+    const at::Tensor values = add_constant ? at::cat({masked, roi1}, 1) : masked;
+    const bool exact = gradient == CrfGradient::kExact;
+    const auto options = filter_options(sigma_rgb, sigma_xy, mode);
+    at::Tensor filtered, transposed;
+    if (exact) {
+      std::tie(filtered, transposed) = ops::bilateral_filter_and_transpose(image, values, options);
+    } else {
+      filtered = ops::bilateral_filter(image, values, options);
+    }
+    const at::Tensor AS = filtered.slice(1, 0, K);
+    // Per-image sums in double, then summed in image order.
+    at::Tensor energy = -(masked.to(at::kDouble) * AS.to(at::kDouble)).sum({1, 2, 3});
+    if (add_constant) energy = energy + (roi.to(at::kDouble) * filtered.select(1, K).to(at::kDouble)).sum({1, 2});
+    // ∂/∂S̃ of −S̃ᵀAS̃ is −(A + Aᵀ)S̃; rloss uses −2AS̃ (rloss.md §1.4).
+    const at::Tensor direction = (exact ? AS + transposed.slice(1, 0, K) : AS * 2.0f) * roi1;
+    ctx->save_for_backward({direction});
+    ctx->saved_data["N"] = N;
+    return (energy.sum() / static_cast<double>(N)).to(at::kFloat);
+  }
+
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grad_outputs) {
+    const at::Tensor direction = ctx->get_saved_variables()[0];
+    const double N = static_cast<double>(ctx->saved_data["N"].toInt());
+    // rloss computes this product in double (its loss is float64) before autograd casts it to float32.
+    const at::Tensor grad = (direction.to(at::kDouble) * (-grad_outputs[0].to(at::kDouble) / N)).to(at::kFloat);
+    return {grad, at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
+  }
+};
+
+/// (1/N) Σ_n Σ_k (b_k − a_k)/b_k, a_k = S̃_kᵀAS̃_k, b_k = (A·R)ᵀS̃_k, of the already scaled inputs.
+class NormalizedCutFunction : public torch::autograd::Function<NormalizedCutFunction> {
+ public:
+  static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& seg, const at::Tensor& image,
+                            const at::Tensor& roi, double sigma_rgb, double sigma_xy, ops::LatticeMode mode,
+                            CrfGradient gradient) {
+    const int64_t N = seg.size(0), K = seg.size(1);
+    const at::Tensor roi1 = roi.unsqueeze(1);
+    const at::Tensor masked = seg * roi1;
+    const at::Tensor values = at::cat({masked, roi1}, 1);  // the degrees d = A·R come from the same pass
+    const bool exact = gradient == CrfGradient::kExact;
+    const auto options = filter_options(sigma_rgb, sigma_xy, mode);
+    at::Tensor filtered, transposed;
+    if (exact) {
+      std::tie(filtered, transposed) = ops::bilateral_filter_and_transpose(image, values, options);
+    } else {
+      filtered = ops::bilateral_filter(image, values, options);
+    }
+    const at::Tensor AS = filtered.slice(1, 0, K).to(at::kDouble);
+    const at::Tensor degrees = filtered.select(1, K).to(at::kDouble);  // (N, h, w)
+    const at::Tensor s = masked.to(at::kDouble);
+    const at::Tensor a = (s * AS).sum({2, 3});                      // (N, K)
+    const at::Tensor b = (s * degrees.unsqueeze(1)).sum({2, 3});    // (N, K)
+    const at::Tensor volume = (degrees * roi.to(at::kDouble)).sum({1, 2}).unsqueeze(1);  // (N, 1) = Σ_k b_k
+    const at::Tensor floor = at::clamp_min(volume * 1e-6, 1e-12);
+    const at::Tensor clamped = b < floor;
+    const at::Tensor b_used = at::where(clamped, floor.expand_as(b), b);
+    const at::Tensor loss = (1.0 - a / b_used).sum() / static_cast<double>(N);
+    // ∂/∂S̃_k = (a_k / b_k²)·d − (A + Aᵀ)S̃_k / b_k (rloss uses 2·A·S̃_k); no b-term where b_k is floored.
+    const at::Tensor along_degrees = at::where(clamped, at::zeros_like(a), a / (b_used * b_used));
+    const at::Tensor direction =
+        exact ? AS + transposed.slice(1, 0, K).to(at::kDouble) : AS * 2.0;
+    const at::Tensor grad_per_unit =
+        (along_degrees.unsqueeze(-1).unsqueeze(-1) * degrees.unsqueeze(1) -
+         direction / b_used.unsqueeze(-1).unsqueeze(-1)) *
+        roi1.to(at::kDouble);
+    ctx->save_for_backward({grad_per_unit});
+    ctx->saved_data["N"] = N;
+    return loss.to(at::kFloat);
+  }
+
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grad_outputs) {
+    const at::Tensor grad_per_unit = ctx->get_saved_variables()[0];
+    const double N = static_cast<double>(ctx->saved_data["N"].toInt());
+    const at::Tensor grad = (grad_per_unit * (grad_outputs[0].to(at::kDouble) / N)).to(at::kFloat);
+    return {grad, at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
+  }
+};
+
+}  // namespace
+
+DenseCrfLossOptions DenseCrfLossOptions::rloss_pytorch() {
+  return DenseCrfLossOptions().weight(2e-9).kernel(
+      CrfKernelOptions().sigma_rgb(15).sigma_xy(100).scale_factor(0.5).lattice(ops::LatticeMode::kReference));
+}
+
+DenseCrfLossOptions DenseCrfLossOptions::rloss_caffe() {
+  return DenseCrfLossOptions().weight(1e-8).kernel(
+      CrfKernelOptions().sigma_rgb(15).sigma_xy(100).scale_factor(1.0).lattice(ops::LatticeMode::kReference));
+}
+
+DenseCrfLossOptions DenseCrfLossOptions::rloss_caffe_resnet101() {
+  return DenseCrfLossOptions().weight(1e-8).kernel(
+      CrfKernelOptions().sigma_rgb(13).sigma_xy(80).scale_factor(1.0).lattice(ops::LatticeMode::kReference));
+}
+
+CrfInputs scale_crf_inputs(const at::Tensor& images, const at::Tensor& probabilities, const at::Tensor& roi,
+                           const CrfKernelOptions& kernel) {
+  check_crf_inputs(images, probabilities, roi, "scale_crf_inputs");
+  check_kernel(kernel, "scale_crf_inputs");
+  const at::Tensor image = images.to(at::kFloat);
+  const at::Tensor mask = roi.to(at::kFloat);
+  const double s = kernel.scale_factor();
+  if (s == 1.0) return {image, probabilities, mask, kernel.sigma_xy()};
+  // scale_factor, not size: PyTorch then samples source pixel 2t (nearest) and 2t + 0.5 (bilinear) at s = 0.5.
+  namespace F = torch::nn::functional;
+  const auto nearest = F::InterpolateFuncOptions()
+                           .scale_factor(std::vector<double>{s, s})
+                           .mode(torch::kNearest)
+                           .recompute_scale_factor(false);
+  const auto bilinear = F::InterpolateFuncOptions()
+                            .scale_factor(std::vector<double>{s, s})
+                            .mode(torch::kBilinear)
+                            .align_corners(false)
+                            .recompute_scale_factor(false);
+  return {F::interpolate(image, nearest), F::interpolate(probabilities, bilinear),
+          F::interpolate(mask.unsqueeze(1), nearest).squeeze(1), kernel.sigma_xy() * s};
+}
+
+at::Tensor dense_crf_loss(const at::Tensor& images, const at::Tensor& probabilities, const at::Tensor& roi,
+                          const DenseCrfLossOptions& options) {
+  const CrfInputs in = scale_crf_inputs(images, probabilities, roi, options.kernel());
+  const auto& k = options.kernel();
+  return CrfEnergyFunction::apply(in.probabilities, in.image, in.roi, k.sigma_rgb(), in.sigma_xy, k.lattice(),
+                                  k.gradient(), options.add_constant()) *
+         options.weight();
+}
+
+at::Tensor normalized_cut_loss(const at::Tensor& images, const at::Tensor& probabilities, const at::Tensor& roi,
+                               const NormalizedCutLossOptions& options) {
+  const CrfInputs in = scale_crf_inputs(images, probabilities, roi, options.kernel());
+  const auto& k = options.kernel();
+  return NormalizedCutFunction::apply(in.probabilities, in.image, in.roi, k.sigma_rgb(), in.sigma_xy, k.lattice(),
+                                      k.gradient()) *
+         options.weight();
+}
+
+at::Tensor size_loss(const at::Tensor& probabilities, const at::Tensor& roi, const at::Tensor& lower,
+                     const at::Tensor& upper, const SizeLossOptions& options) {
+  TORCH_CHECK_VALUE(probabilities.defined() && probabilities.dim() == 4, "boundseg size_loss: 'probabilities' must ",
+                    "be a 4-D (N, K, H, W) tensor, but got ", describe_or_undefined(probabilities), ".");
+  const int64_t N = probabilities.size(0), K = probabilities.size(1);
+  const int64_t H = probabilities.size(2), W = probabilities.size(3);
+  TORCH_CHECK_VALUE(roi.defined() && roi.sizes() == at::IntArrayRef({N, H, W}), "boundseg size_loss: 'roi' must be (",
+                    N, ", ", H, ", ", W, "), but got ", describe_or_undefined(roi), ".");
+  for (const auto* bound : {&lower, &upper}) {
+    TORCH_CHECK_VALUE(bound->defined() && bound->sizes() == at::IntArrayRef({N, K}), "boundseg size_loss: '",
+                      bound == &lower ? "lower" : "upper", "' must be (", N, ", ", K, "), but got ",
+                      describe_or_undefined(*bound), ".");
+  }
+  TORCH_CHECK_VALUE((lower <= upper).all().item<bool>() && !at::isnan(lower).any().item<bool>(),
+                    "boundseg size_loss: 'lower' must be <= 'upper' everywhere, but got a lower bound above its upper ",
+                    "bound (or a NaN).");
+  const at::Tensor a = lower.to(probabilities.options()), b = upper.to(probabilities.options());
+  const at::Tensor volume = (probabilities * roi.to(probabilities.options()).unsqueeze(1)).sum({2, 3});
+  // An infinite upper bound gives clamp_min(-inf, 0) = 0 with a zero gradient.
+  const at::Tensor below = at::clamp_max(volume - a, 0.0), above = at::clamp_min(volume - b, 0.0);
+  const at::Tensor penalty = (below * below + above * above) / static_cast<double>(H * W);
+  const at::Tensor constrained = (a > 0) | at::isfinite(b);
+  const int64_t count = constrained.sum().item<int64_t>();
+  return (penalty * constrained).sum() / static_cast<double>(std::max<int64_t>(count, 1)) * options.weight();
+}
+
+at::Tensor partial_cross_entropy(const at::Tensor& logits, const at::Tensor& scribbles,
+                                 const PartialCrossEntropyOptions& options) {
+  TORCH_CHECK_VALUE(logits.defined() && logits.dim() == 4, "boundseg partial_cross_entropy: 'logits' must be a 4-D ",
+                    "(N, K, H, W) tensor, but got ", describe_or_undefined(logits), ".");
+  const int64_t N = logits.size(0), K = logits.size(1);
+  TORCH_CHECK_VALUE(scribbles.defined() && scribbles.dim() == 3 && !at::isFloatingType(scribbles.scalar_type()) &&
+                        scribbles.size(0) == N && scribbles.size(1) == logits.size(2) &&
+                        scribbles.size(2) == logits.size(3),
+                    "boundseg partial_cross_entropy: 'scribbles' must be an integer (N, H, W) map matching the ",
+                    "logits, but got ", describe_or_undefined(scribbles), " for ", describe_or_undefined(logits), ".");
+  at::Tensor target = scribbles.to(at::kLong);
+  target = at::where(target == options.padding_index(), at::full_like(target, options.ignore_index()), target);
+  const at::Tensor labelled = target != options.ignore_index();
+  const at::Tensor bad = labelled & ((target < 0) | (target >= K));
+  TORCH_CHECK_VALUE(!bad.any().item<bool>(), "boundseg partial_cross_entropy: scribble values must be class ids in [0, ",
+                    K, "), ", options.ignore_index(), " (unlabelled) or ", options.padding_index(),
+                    " (padding), but got ", target.masked_select(bad)[0].item<int64_t>(), ".");
+  const int64_t count = labelled.sum().item<int64_t>();
+  if (count == 0) return (logits * 0).sum();  // rloss: NaN; here 0 with a zero gradient
+  at::Tensor loss = at::cross_entropy_loss(logits, target, {}, at::Reduction::Sum, options.ignore_index()) /
+                    static_cast<double>(count);
+  return options.batch_average() ? loss / static_cast<double>(N) : loss;
+}
+
+at::Tensor scribble_roi(const at::Tensor& scribbles, int64_t padding_index) {
+  return (scribbles != padding_index).to(at::kFloat);
+}
+
+at::Tensor caffe_roi(const at::Tensor& mean_subtracted_data) {
+  TORCH_CHECK_VALUE(mean_subtracted_data.defined() && mean_subtracted_data.dim() == 4 &&
+                        mean_subtracted_data.size(1) == 3,
+                    "boundseg caffe_roi: 'mean_subtracted_data' must be a (N, 3, H, W) tensor, but got ",
+                    describe_or_undefined(mean_subtracted_data), ".");
+  return (mean_subtracted_data.abs() >= 1).any(1).to(at::kFloat);
+}
+
+DenseCrfLossImpl::DenseCrfLossImpl(DenseCrfLossOptions options) : options(std::move(options)) { reset(); }
+void DenseCrfLossImpl::reset() { check_kernel(options.kernel(), "DenseCrfLoss"); }
+at::Tensor DenseCrfLossImpl::forward(const at::Tensor& images, const at::Tensor& probabilities,
+                                     const at::Tensor& roi) {
+  return dense_crf_loss(images, probabilities, roi, options);
+}
+
+NormalizedCutLossImpl::NormalizedCutLossImpl(NormalizedCutLossOptions options) : options(std::move(options)) {
+  reset();
+}
+void NormalizedCutLossImpl::reset() { check_kernel(options.kernel(), "NormalizedCutLoss"); }
+at::Tensor NormalizedCutLossImpl::forward(const at::Tensor& images, const at::Tensor& probabilities,
+                                          const at::Tensor& roi) {
+  return normalized_cut_loss(images, probabilities, roi, options);
+}
+
+}  // namespace boundseg::losses
