@@ -75,6 +75,21 @@ TEST(GoldenDenseCrfLoss, MatchesTheReferenceModuleValueAndGradients) {
   EXPECT_EQ(cases, 4);
 }
 
+TEST(DenseCrfLoss, HalfScaleResizeIsBitIdenticalToInterpolateForwardAndBackward) {
+  for (const auto& [h, w] : {std::pair<int64_t, int64_t>{97, 131}, {101, 77}, {64, 80}, {3, 2}}) {
+    const at::Tensor probs = random_probabilities(2, 3, h, w);
+    const at::Tensor upstream = at::randn({2, 3, h / 2, w / 2});
+    const at::Tensor ours_in = probs.clone().requires_grad_(true), torch_in = probs.clone().requires_grad_(true);
+    const at::Tensor ours = scale_crf_inputs(at::zeros({2, 3, h, w}), ours_in, at::ones({2, h, w}),
+                                             CrfKernelOptions().scale_factor(0.5)).probabilities;
+    const at::Tensor theirs = at::upsample_bilinear2d(torch_in, c10::nullopt, false, std::vector<double>{0.5, 0.5});
+    EXPECT_TRUE(at::equal(ours, theirs)) << h << "x" << w;
+    EXPECT_TRUE(at::equal(torch::autograd::grad({(ours * upstream).sum()}, {ours_in})[0],
+                          torch::autograd::grad({(theirs * upstream).sum()}, {torch_in})[0]))
+        << h << "x" << w;
+  }
+}
+
 // Dense A (column j = A e_j) of the lattice of one scaled image.
 at::Tensor dense_lattice_matrix(const at::Tensor& image, double sigma_rgb, double sigma_xy, LatticeMode mode) {
   const boundseg::ops::PermutohedralLattice lattice(boundseg::ops::bilateral_features(image, sigma_rgb, sigma_xy), mode);

@@ -51,6 +51,7 @@ struct DenseCrfLossOptions {
   /// (logging only: gradients are unchanged). Default false (reference: loss <= 0).
   TORCH_ARG(bool, add_constant) = false;
 
+ public:  // TORCH_ARG leaves the section private
   /// rloss' PyTorch recipe: σ_rgb 15, σ_xy 100, scale 0.5, weight 2e-9, reference lattice (use with pCE
   /// batch_average = true).
   static DenseCrfLossOptions rloss_pytorch();

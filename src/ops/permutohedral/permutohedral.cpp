@@ -3,9 +3,8 @@
 // Floating-point operations follow the official filter's SSE path step by step (float elevation with scale
 // constants computed in double, round-half-even, float barycentrics, splat/blur/slice accumulation order), so
 // reference mode reproduces it to the last bits. Two deliberate structural differences keep it fast and parallel
-// without changing any number: the splat is a gather over a vertex → (point, weight) index built in point order
-// (the same summation order as the reference's scatter), and consecutive points in the same simplex reuse its
-// vertex ids instead of hashing again.
+// without changing any number: points in an already seen simplex reuse its vertex ids instead of hashing d+1 keys,
+// and the splat, blur and slice run in parallel over channel ranges, vertices and points respectively.
 #include "boundseg/ops/permutohedral.h"
 
 #include <ATen/ATen.h>
@@ -26,16 +25,18 @@ struct PermutohedralLattice::Impl {
   int64_t num_vertices = 0;
   std::vector<int32_t> offsets;  // (P, d+1) vertex ids of each point's simplex
   std::vector<float> weights;    // (P, d+1) barycentric weights
-  // Splat as a gather: vertex v receives splat_point/splat_weight[splat_start[v] .. splat_start[v+1]).
-  std::vector<int64_t> splat_start;
-  std::vector<int32_t> splat_point;
-  std::vector<float> splat_weight;
   std::vector<int32_t> neighbours;  // (d+1, M, 2) blur neighbours; an absent one is M, a slot that stays zero
 };
 
 namespace {
 
 constexpr int kMaxDim = 16;
+
+// Round half to even under the default rounding mode, without a libm call on baseline x86-64 (|x| < 2^22).
+inline float round_half_even(float x) {
+  constexpr float kMagic = 12582912.0f;  // 1.5 · 2^23: the sum has no fraction bits left (IEEE: not folded)
+  return (x + kMagic) - kMagic;
+}
 // Lattice keys are int16 (as in the reference); stay clear of the limit with the ±(d+1) neighbour offsets.
 constexpr float kMaxElevated = 32000.0f;
 
@@ -123,6 +124,8 @@ void build_lattice(const float* features, int64_t num_points, LatticeMode mode, 
   L.offsets.resize(static_cast<size_t>(num_points) * D1);
   L.weights.resize(static_cast<size_t>(num_points) * D1);
   VertexTable<D> table(num_points);
+  VertexTable<2 * D> simplices(num_points / 4);
+  std::vector<std::array<int32_t, D1>> simplex_vertices;
 
   // Reference mode pads the last block of 4 points with zero-feature phantoms (see LatticeMode).
   const int64_t padded = mode == LatticeMode::kReference ? (num_points + 3) / 4 * 4 : num_points;
@@ -152,32 +155,28 @@ void build_lattice(const float* features, int64_t num_points, LatticeMode mode, 
     std::array<float, D1> rem0;
     float sum = 0.0f;
     for (int i = 0; i <= D; ++i) {
-      const float v = std::nearbyint(inv_d1 * elevated[i]);
+      const float v = round_half_even(inv_d1 * elevated[i]);
       rem0[i] = v * d1;
       sum += v;
     }
     // Rank of each residual, then bring the point back onto the plane.
+    // (Branch-free: the comparisons are data-dependent coin flips for the branch predictor.)
+    std::array<float, D1> residual;
+    for (int i = 0; i <= D; ++i) residual[i] = elevated[i] - rem0[i];
     std::array<int, D1> rank{};
     for (int i = 0; i < D; ++i) {
-      const float di = elevated[i] - rem0[i];
       for (int j = i + 1; j <= D; ++j) {
-        if (di < elevated[j] - rem0[j]) {
-          ++rank[i];
-        } else {
-          ++rank[j];
-        }
+        const int i_below_j = residual[i] < residual[j];
+        rank[i] += i_below_j;
+        rank[j] += 1 - i_below_j;
       }
     }
     const int isum = static_cast<int>(sum);
     for (int i = 0; i <= D; ++i) {
       rank[i] += isum;
-      if (rank[i] < 0) {
-        rank[i] += D1;
-        rem0[i] += d1;
-      } else if (rank[i] > D) {
-        rank[i] -= D1;
-        rem0[i] -= d1;
-      }
+      const int wrap = (rank[i] < 0) - (rank[i] > D);  // +1, -1 or 0
+      rank[i] += wrap * D1;
+      rem0[i] += static_cast<float>(wrap * D1);
     }
     std::array<float, D + 2> bary{};
     for (int i = 0; i <= D; ++i) {
@@ -187,13 +186,27 @@ void build_lattice(const float* features, int64_t num_points, LatticeMode mode, 
     }
     bary[0] += 1.0f + bary[D1];
 
+    // The simplex (rem0, rank) determines the d+1 vertices: reuse them when the previous point or any earlier
+    // one fell into the same simplex (one lookup instead of d+1).
     bool same_simplex = have_prev;
     for (int i = 0; i < D && same_simplex; ++i) same_simplex = rem0[i] == prev_rem0[i] && rank[i] == prev_rank[i];
     if (!same_simplex) {
-      std::array<int16_t, D> key;
-      for (int r = 0; r <= D; ++r) {
-        for (int i = 0; i < D; ++i) key[i] = static_cast<int16_t>(rem0[i] + canonical[r][rank[i]]);
-        ids[r] = table.find_or_insert(key.data());
+      std::array<int16_t, 2 * D> simplex_key;
+      for (int i = 0; i < D; ++i) {
+        simplex_key[i] = static_cast<int16_t>(rem0[i]);
+        simplex_key[D + i] = static_cast<int16_t>(rank[i]);
+      }
+      const int32_t known = simplices.size();
+      const int32_t simplex = simplices.find_or_insert(simplex_key.data());
+      if (simplex < known) {
+        ids = simplex_vertices[simplex];
+      } else {
+        std::array<int16_t, D> key;
+        for (int r = 0; r <= D; ++r) {
+          for (int i = 0; i < D; ++i) key[i] = static_cast<int16_t>(rem0[i] + canonical[r][rank[i]]);
+          ids[r] = table.find_or_insert(key.data());
+        }
+        simplex_vertices.push_back(ids);
       }
       prev_rem0 = rem0;
       prev_rank = rank;
@@ -209,20 +222,6 @@ void build_lattice(const float* features, int64_t num_points, LatticeMode mode, 
 
   const int32_t M = table.size();
   L.num_vertices = M;
-  // Gather index of the splat, in point order so that sums accumulate as in the reference's scatter.
-  L.splat_start.assign(static_cast<size_t>(M) + 1, 0);
-  for (int32_t id : L.offsets) ++L.splat_start[id + 1];
-  for (int32_t v = 0; v < M; ++v) L.splat_start[v + 1] += L.splat_start[v];
-  L.splat_point.resize(L.offsets.size());
-  L.splat_weight.resize(L.offsets.size());
-  std::vector<int64_t> fill(L.splat_start.begin(), L.splat_start.end() - 1);
-  for (int64_t p = 0; p < num_points; ++p) {
-    for (int r = 0; r <= D; ++r) {
-      const int64_t e = fill[L.offsets[p * D1 + r]]++;
-      L.splat_point[e] = static_cast<int32_t>(p);
-      L.splat_weight[e] = L.weights[p * D1 + r];
-    }
-  }
   // Blur neighbours along each of the d+1 lattice directions (looked up, never created).
   L.neighbours.resize(static_cast<size_t>(D1) * M * 2);
   at::parallel_for(0, M, 1024, [&](int64_t begin, int64_t end) {
@@ -288,13 +287,14 @@ void PermutohedralLattice::filter(const float* in, float* out, int64_t channels,
   const int64_t M = L.num_vertices, C = channels, D = L.dim;
   // Vertex v lives at row v; row M stays zero and stands for every absent neighbour.
   std::vector<float> values(static_cast<size_t>(M + 1) * C, 0.0f), blurred(values.size(), 0.0f);
-  at::parallel_for(0, M, kGrain, [&](int64_t begin, int64_t end) {
-    for (int64_t v = begin; v < end; ++v) {
-      float* dst = values.data() + v * C;
-      for (int64_t e = L.splat_start[v]; e < L.splat_start[v + 1]; ++e) {
-        const float w = L.splat_weight[e];
-        const float* src = in + static_cast<int64_t>(L.splat_point[e]) * C;
-        for (int64_t c = 0; c < C; ++c) dst[c] += w * src[c];
+  // Splat in point order (the reference's summation order); tasks own disjoint channel ranges.
+  at::parallel_for(0, C, 8, [&](int64_t c0, int64_t c1) {
+    for (int64_t p = 0; p < L.num_points; ++p) {
+      const float* src = in + p * C;
+      for (int64_t r = 0; r <= D; ++r) {
+        const float w = L.weights[p * (D + 1) + r];
+        float* dst = values.data() + static_cast<int64_t>(L.offsets[p * (D + 1) + r]) * C;
+        for (int64_t c = c0; c < c1; ++c) dst[c] += w * src[c];
       }
     }
   });
