@@ -10,6 +10,7 @@
 #include "boundseg/data/transforms.h"
 #include "boundseg/losses/rloss.h"
 #include "boundseg/ops/permutohedral.h"
+#include "boundseg/refine/dense_crf.h"
 
 namespace {
 
@@ -66,5 +67,19 @@ void BM_LatticeBuildOnly(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_LatticeBuildOnly)->Unit(benchmark::kMillisecond);
+
+// DenseCRF inference on a VOC-sized frame (500 x 375), 21 labels, 10 mean-field iterations, pydensecrf kernels;
+// unaries: one-hot labels at 1/8 resolution with noise, upsampled (ConvCRF's synthetic protocol, rloss.md §6.1).
+void BM_DenseCrfInference500x375(benchmark::State& state) {
+  at::set_num_threads(static_cast<int>(state.range(0)));
+  const auto scene = boundseg::data::make_synthetic_scene(7, 375, 500);
+  const at::Tensor image = boundseg::data::rgb_float_tensor(scene.image);
+  at::manual_seed(0);
+  const at::Tensor coarse = at::softmax(at::randn({1, 21, 47, 63}) * 2, 1);
+  const at::Tensor unary = at::upsample_bilinear2d(coarse, {375, 500}, false)[0];
+  const auto options = boundseg::refine::DenseCrfOptions().iterations(10);
+  for (auto _ : state) benchmark::DoNotOptimize(boundseg::refine::dense_crf(image, unary, options));
+}
+BENCHMARK(BM_DenseCrfInference500x375)->Apply(threads);
 
 }  // namespace

@@ -28,29 +28,6 @@ struct InferArgs {
   bool flip = false, overlay = false, quiet = false;
 };
 
-std::vector<fs::path> list_images(const std::vector<std::string>& inputs) {
-  std::vector<fs::path> images;
-  auto is_image = [](const fs::path& p) {
-    std::string ext = p.extension().string();
-    std::transform(ext.begin(), ext.end(), ext.begin(), ::tolower);
-    return ext == ".png" || ext == ".jpg" || ext == ".jpeg";
-  };
-  for (const auto& input : inputs) {
-    std::error_code ec;
-    if (fs::is_directory(input, ec)) {
-      for (const auto& e : fs::recursive_directory_iterator(input))
-        if (e.is_regular_file() && is_image(e.path())) images.push_back(e.path());
-    } else {
-      require(fs::is_regular_file(input, ec), "infer", "--images '" + input + "'", "be an image file or a directory",
-              [] { return "no such file"; });
-      images.push_back(input);
-    }
-  }
-  std::sort(images.begin(), images.end());
-  require(!images.empty(), "infer", "--images", "name at least one .png/.jpg image", [] { return "none"; });
-  return images;
-}
-
 int run_infer(const InferArgs& a) {
   models::ModelConfig config = models::model_config(a.model);
   require_usage(config.arch.rfind("bpr_", 0) != 0, "infer", "--model",
@@ -74,7 +51,7 @@ int run_infer(const InferArgs& a) {
   options.scales = a.scales;
   options.batch_size = a.batch_size;
 
-  const auto images = list_images(a.images);
+  const auto images = list_images(a.images, "infer");
   const fs::path out_dir = a.out;
   ProgressBar progress("infer", static_cast<int64_t>(images.size()), !a.quiet);
   for (const auto& path : images) {
@@ -106,6 +83,29 @@ int run_infer(const InferArgs& a) {
 }
 
 }  // namespace
+
+std::vector<std::filesystem::path> list_images(const std::vector<std::string>& inputs, const std::string& what) {
+  std::vector<std::filesystem::path> images;
+  auto is_image = [](const std::filesystem::path& p) {
+    std::string ext = p.extension().string();
+    std::transform(ext.begin(), ext.end(), ext.begin(), ::tolower);
+    return ext == ".png" || ext == ".jpg" || ext == ".jpeg";
+  };
+  for (const auto& input : inputs) {
+    std::error_code ec;
+    if (std::filesystem::is_directory(input, ec)) {
+      for (const auto& e : std::filesystem::recursive_directory_iterator(input))
+        if (e.is_regular_file() && is_image(e.path())) images.push_back(e.path());
+    } else {
+      require(std::filesystem::is_regular_file(input, ec), what, "--images '" + input + "'", "be an image file or a directory",
+              [] { return "no such file"; });
+      images.push_back(input);
+    }
+  }
+  std::sort(images.begin(), images.end());
+  require(!images.empty(), what, "--images", "name at least one .png/.jpg image", [] { return "none"; });
+  return images;
+}
 
 Command add_infer(CLI::App& app) {
   auto args = std::make_shared<InferArgs>();

@@ -4,6 +4,8 @@
 #include <CLI/CLI.hpp>
 
 #include <cstdint>
+#include <filesystem>
+#include <vector>
 #include <functional>
 #include <sstream>
 #include <utility>
@@ -37,6 +39,10 @@ inline std::pair<int64_t, int64_t> parse_hw(const std::string& text, const std::
   return {h, w};
 }
 
+/// The .png/.jpg/.jpeg images named by `inputs` (files, or directories searched recursively), sorted; errors name
+/// `what` (the subcommand) and --images.
+std::vector<std::filesystem::path> list_images(const std::vector<std::string>& inputs, const std::string& what);
+
 /// A registered subcommand and the action to run once it is parsed.
 struct Command {
   CLI::App* app;
@@ -50,5 +56,6 @@ Command add_convert(CLI::App& app);
 Command add_infer(CLI::App& app);
 Command add_export(CLI::App& app);
 Command add_train(CLI::App& app);
+Command add_refine(CLI::App& app);
 
 }  // namespace boundseg::cli
