@@ -57,5 +57,6 @@ Command add_infer(CLI::App& app);
 Command add_export(CLI::App& app);
 Command add_train(CLI::App& app);
 Command add_refine(CLI::App& app);
+Command add_scribbles(CLI::App& app);
 
 }  // namespace boundseg::cli

@@ -25,7 +25,8 @@ int main(int argc, char** argv) {
   namespace cli = boundseg::cli;
   const std::vector<cli::Command> commands = {cli::add_eval(app),    cli::add_demo(app),  cli::add_synth(app),
                                               cli::add_convert(app), cli::add_infer(app), cli::add_export(app),
-                                              cli::add_train(app),   cli::add_refine(app)};
+                                              cli::add_train(app),   cli::add_refine(app),
+                                              cli::add_scribbles(app)};
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -195,6 +195,7 @@ DatasetConfig read_dataset(Section s) {
   s.read("image_suffix", d.image_suffix);
   s.read("label_suffix", d.label_suffix);
   s.read("limit", d.limit);
+  s.read("scribbles", d.scribbles);
   s.finish();
   const std::vector<std::string> types = {"cityscapes", "ade20k", "voc", "folder"};
   check(std::count(types.begin(), types.end(), d.type) == 1, s.key_path("type"),
@@ -330,7 +331,24 @@ TrainConfig load_train_config(const fs::path& path, const std::vector<std::strin
       read_class_weights(s, t);
       s.read("ohem_thresh", t.ohem_thresh);
       s.read("ohem_min_kept", t.ohem_min_kept);
+      s.read("sigma_rgb", t.sigma_rgb);
+      s.read("sigma_xy", t.sigma_xy);
+      s.read("scale_factor", t.scale_factor);
+      s.read("gradient", t.gradient);
+      s.read("lattice", t.lattice);
+      s.read("batch_average", t.batch_average);
+      s.read("size_min_fraction", t.size_min_fraction);
       s.finish();
+      check(t.sigma_rgb > 0 && t.sigma_xy > 0, s.key_path("sigma_rgb"), "and sigma_xy be positive",
+            str(t.sigma_rgb) + " and " + str(t.sigma_xy));
+      check(t.scale_factor > 0 && t.scale_factor <= 1, s.key_path("scale_factor"), "be in (0, 1]",
+            str(t.scale_factor));
+      check(t.gradient == "reference" || t.gradient == "exact", s.key_path("gradient"), "be reference or exact",
+            "'" + t.gradient + "'");
+      check(t.lattice == "clean" || t.lattice == "reference", s.key_path("lattice"), "be clean or reference",
+            "'" + t.lattice + "'");
+      check(t.size_min_fraction >= 0 && t.size_min_fraction <= 1, s.key_path("size_min_fraction"), "be in [0, 1]",
+            str(t.size_min_fraction));
       const auto names = train::registered_losses();
       std::string known;
       for (const auto& n : names) known += (known.empty() ? "" : ", ") + n;
@@ -380,7 +398,7 @@ std::string to_yaml(const TrainConfig& c) {
       << YAML::Value << d.sbd_augmented << YAML::Key << "image_dir" << YAML::Value << d.image_dir << YAML::Key
       << "label_dir" << YAML::Value << d.label_dir << YAML::Key << "image_suffix" << YAML::Value << d.image_suffix
       << YAML::Key << "label_suffix" << YAML::Value << d.label_suffix << YAML::Key << "limit" << YAML::Value
-      << d.limit << YAML::EndMap;
+      << d.limit << YAML::Key << "scribbles" << YAML::Value << d.scribbles << YAML::EndMap;
   };
   const data::AugmentOptions& g = c.data.augment;
   e << YAML::Key << "data" << YAML::Value << YAML::BeginMap << YAML::Key << "train" << YAML::Value;
@@ -415,7 +433,11 @@ std::string to_yaml(const TrainConfig& c) {
     e << YAML::BeginMap << YAML::Key << "type" << YAML::Value << t.type << YAML::Key << "output" << YAML::Value
       << t.output << YAML::Key << "weight" << YAML::Value << t.weight << YAML::Key << "class_weights" << YAML::Value
       << YAML::Flow << t.class_weights << YAML::Key << "ohem_thresh" << YAML::Value << t.ohem_thresh << YAML::Key
-      << "ohem_min_kept" << YAML::Value << t.ohem_min_kept << YAML::EndMap;
+      << "ohem_min_kept" << YAML::Value << t.ohem_min_kept << YAML::Key << "sigma_rgb" << YAML::Value << t.sigma_rgb
+      << YAML::Key << "sigma_xy" << YAML::Value << t.sigma_xy << YAML::Key << "scale_factor" << YAML::Value
+      << t.scale_factor << YAML::Key << "gradient" << YAML::Value << t.gradient << YAML::Key << "lattice"
+      << YAML::Value << t.lattice << YAML::Key << "batch_average" << YAML::Value << t.batch_average << YAML::Key
+      << "size_min_fraction" << YAML::Value << t.size_min_fraction << YAML::EndMap;
   }
   e << YAML::EndSeq;
   const RunConfig& r = c.run;

@@ -89,6 +89,7 @@ AugmentedPair augment(const cv::Mat& image, const cv::Mat& label, const AugmentO
   AugmentedPair out;
   cv::resize(image, out.image, cv::Size(w, h), 0, 0, cv::INTER_CUBIC);
   cv::resize(label, out.label, cv::Size(w, h), 0, 0, cv::INTER_NEAREST);
+  out.inside = cv::Mat(h, w, CV_8U, cv::Scalar(1));
 
   // 2. pad to at least the crop, then crop (re-drawn while one class dominates, mmseg: 10 tries).
   const int ch = int(o.crop_height), cw = int(o.crop_width);
@@ -97,6 +98,8 @@ AugmentedPair augment(const cv::Mat& image, const cv::Mat& label, const AugmentO
                        cv::Scalar::all(0));
     cv::copyMakeBorder(out.label, out.label, 0, std::max(0, ch - h), 0, std::max(0, cw - w), cv::BORDER_CONSTANT,
                        cv::Scalar::all(double(ignore_index)));
+    cv::copyMakeBorder(out.inside, out.inside, 0, std::max(0, ch - h), 0, std::max(0, cw - w), cv::BORDER_CONSTANT,
+                       cv::Scalar::all(0));
   }
   auto draw_crop = [&] {
     const int y = std::uniform_int_distribution<int>(0, out.image.rows - ch)(rng);
@@ -113,11 +116,13 @@ AugmentedPair augment(const cv::Mat& image, const cv::Mat& label, const AugmentO
   }
   out.image = out.image(crop).clone();
   out.label = out.label(crop).clone();
+  out.inside = out.inside(crop).clone();
 
   // 3. flip, 4. photometric distortion.
   if (coin(rng, o.flip_probability)) {
     cv::flip(out.image, out.image, 1);
     cv::flip(out.label, out.label, 1);
+    cv::flip(out.inside, out.inside, 1);
   }
   if (o.photometric) photometric_distortion(out.image, rng);
   return out;

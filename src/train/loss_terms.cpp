@@ -3,13 +3,49 @@
 
 #include <ATen/ATen.h>
 
+#include <limits>
+
 #include "boundseg/config/train_config.h"
 #include "boundseg/core/error.h"
+#include "boundseg/data/loader.h"
 #include "boundseg/losses/ocr_losses.h"
+#include "boundseg/losses/rloss.h"
 
 namespace boundseg::train {
 
-std::vector<std::string> registered_losses() { return {"ce", "ohem_ce"}; }
+std::vector<std::string> registered_losses() { return {"ce", "ohem_ce", "pce", "densecrf", "ncut", "size"}; }
+
+namespace {
+
+losses::CrfKernelOptions crf_kernel(const config::LossTermConfig& t) {
+  return losses::CrfKernelOptions()
+      .sigma_rgb(t.sigma_rgb)
+      .sigma_xy(t.sigma_xy)
+      .scale_factor(t.scale_factor)
+      .gradient(t.gradient == "exact" ? losses::CrfGradient::kExact : losses::CrfGradient::kReference)
+      .lattice(t.lattice == "reference" ? ops::LatticeMode::kReference : ops::LatticeMode::kClean);
+}
+
+// Size bounds from the labels (image-level tags): a labelled class covers at least max(its labelled pixels,
+// min_fraction of the ROI); a class without a labelled pixel covers none.
+at::Tensor size_term(const at::Tensor& probabilities, const data::Batch& batch, int64_t ignore_index,
+                     double min_fraction) {
+  const int64_t K = probabilities.size(1);
+  const at::Tensor labels = batch.labels.to(probabilities.device());
+  const at::Tensor valid = labels != ignore_index;
+  const at::Tensor one_hot =
+      at::one_hot(at::where(valid, labels, at::zeros_like(labels)), K).permute({0, 3, 1, 2}) * valid.unsqueeze(1);
+  const at::Tensor counts = one_hot.sum({2, 3}).to(at::kFloat);  // (N, K)
+  const at::Tensor roi = batch.roi.to(probabilities.device());
+  const at::Tensor area = roi.sum({1, 2}).unsqueeze(1);
+  const at::Tensor present = counts > 0;
+  const at::Tensor lower = at::where(present, at::maximum(counts, area * min_fraction), at::zeros_like(counts));
+  const at::Tensor upper =
+      at::where(present, at::full_like(counts, std::numeric_limits<float>::infinity()), at::zeros_like(counts));
+  return losses::size_loss(probabilities, roi, lower, upper);
+}
+
+}  // namespace
 
 CompositeLoss::CompositeLoss(std::vector<config::LossTermConfig> terms, int64_t ignore_index)
     : terms_(std::move(terms)), ignore_index_(ignore_index) {}
@@ -21,7 +57,8 @@ std::vector<std::string> CompositeLoss::outputs() const {
 }
 
 CompositeLoss::Value CompositeLoss::operator()(const std::map<std::string, at::Tensor>& outputs,
-                                               const at::Tensor& target) const {
+                                               const data::Batch& batch) const {
+  const at::Tensor& target = batch.labels;
   Value value;
   for (size_t i = 0; i < terms_.size(); ++i) {
     const config::LossTermConfig& t = terms_[i];
@@ -30,7 +67,8 @@ CompositeLoss::Value CompositeLoss::operator()(const std::map<std::string, at::T
             "name an output of the network", [&] { return "'" + t.output + "'"; });
     const at::Tensor logits = it->second.to(at::kFloat);
     at::Tensor loss;
-    if (!target.ne(ignore_index_).any().item<bool>()) {
+    const bool regulariser = t.type == "densecrf" || t.type == "ncut";
+    if (!regulariser && !target.ne(ignore_index_).any().item<bool>()) {
       // Nothing labelled in this batch (e.g. padding only): a zero that keeps the graph, not torch's NaN.
       loss = logits.sum() * 0.0;
     } else if (t.type == "ce") {
@@ -44,6 +82,21 @@ CompositeLoss::Value CompositeLoss::operator()(const std::map<std::string, at::T
                                                         .ignore_index(ignore_index_)
                                                         .thresh(t.ohem_thresh)
                                                         .min_kept(t.ohem_min_kept));
+    } else if (t.type == "pce") {
+      // Padding is already ignore_index in the batch labels; the ROI keeps it out of the regularisers.
+      loss = losses::partial_cross_entropy(logits, target,
+                                           losses::PartialCrossEntropyOptions()
+                                               .ignore_index(ignore_index_)
+                                               .padding_index(ignore_index_)
+                                               .batch_average(t.batch_average));
+    } else if (t.type == "densecrf") {
+      loss = losses::dense_crf_loss(batch.rgb, at::softmax(logits, 1), batch.roi,
+                                    losses::DenseCrfLossOptions().weight(1.0).kernel(crf_kernel(t)));
+    } else if (t.type == "ncut") {
+      loss = losses::normalized_cut_loss(batch.rgb, at::softmax(logits, 1), batch.roi,
+                                         losses::NormalizedCutLossOptions().weight(1.0).kernel(crf_kernel(t)));
+    } else if (t.type == "size") {
+      loss = size_term(at::softmax(logits, 1), batch, ignore_index_, t.size_min_fraction);
     } else {
       fail("train", "losses[" + std::to_string(i) + "].type", "be a registered loss", "'" + t.type + "'");
     }

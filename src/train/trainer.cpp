@@ -127,6 +127,14 @@ data::SegmentationDataset dataset_from(const config::DatasetConfig& d, const std
       dataset = data::folder_dataset(d.image_dir, d.label_dir, d.image_suffix, d.label_suffix);
     }
     if (d.limit > 0 && dataset.size() > d.limit) dataset.samples.resize(size_t(d.limit));
+    if (!d.scribbles.empty()) {
+      for (auto& sample : dataset.samples) {
+        sample.label = fs::path(d.scribbles) / (sample.name + ".png");
+        require(fs::is_regular_file(sample.label), "train", key + ".scribbles",
+                "hold a scribble PNG per image (<image stem>.png)", [&] { return "no " + sample.label.string(); });
+      }
+      dataset.mapping = data::LabelMapping::kNone;
+    }
     return dataset;
   } catch (const Error& e) {
     // Prefix the config key so the user knows which section to fix.
@@ -339,7 +347,7 @@ TrainResult train(const config::TrainConfig& c, const TrainerOptions& o) {
     CompositeLoss::Value value;
     {
       Autocast autocast(c.run.bf16);
-      value = loss(net.forward_outputs(batch.images), batch.labels);
+      value = loss(net.forward_outputs(batch.images), batch);
     }
     // Every rank learns whether any rank diverged, so all stop together.
     at::Tensor values = at::empty({int64_t(value.terms.size()) + 1}, at::kDouble);

@@ -113,6 +113,29 @@ TEST_F(CliTrain, TwoProcessesMatchOneProcessWithTheDoubledBatch) {
   EXPECT_EQ(event_files, 1);
 }
 
+TEST_F(CliTrain, ScribblesWithPartialCrossEntropyAndTheRegularisersTrain) {
+  ASSERT_EQ(run_cli("scribbles generate --quiet --labels " + (root_->path() / "lab").string() + " --out " +
+                    dir("scribbles").string())
+                .exit_code,
+            0);
+  const std::string weak =
+      "--set data.train.scribbles=" + dir("scribbles").string() +
+      " --set 'losses=[{type: pce}, {type: densecrf, weight: 1.0e-6, gradient: exact}, {type: ncut, weight: 0.1}, "
+      "{type: size, weight: 0.01}]' --set schedule.iters=2";
+  const CliRun r = run_cli(train("weak", weak));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto log = read_jsonl(dir("weak") / "metrics.jsonl");
+  ASSERT_FALSE(log.empty());
+  for (const char* term : {"loss/pce/out", "loss/densecrf/out", "loss/ncut/out", "loss/size/out"}) {
+    ASSERT_TRUE(log.back().contains(term)) << log.back().dump();
+  }
+  EXPECT_LT(log.back()["loss/densecrf/out"].get<double>(), 0.0);  // rloss' energy without its constant
+  EXPECT_GT(log.back()["loss/ncut/out"].get<double>(), 0.0);
+  const CliRun bad = run_cli(train("bad", weak + " --set 'losses=[{type: densecrf, gradient: exactly}]'"));
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.output.find("losses[0].gradient must be reference or exact"), std::string::npos) << bad.output;
+}
+
 TEST_F(CliTrain, ResumeContinuesExactlyFromTheCheckpoint) {
   const std::string schedule = "--set schedule.iters=6 --set run.checkpoint_interval=3 --set run.keep_checkpoints=5";
   CliRun r = run_cli(train("full", schedule));

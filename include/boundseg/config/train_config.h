@@ -28,6 +28,9 @@ struct DatasetConfig {
   std::string image_dir, label_dir, image_suffix = "", label_suffix = "";
   /// Use at most this many samples (0 = all), the first ones in sorted order.
   int64_t limit = 0;
+  /// Weak supervision: read each sample's labels from <scribbles>/<image stem>.png (train ids, 255 = unlabelled)
+  /// instead of the dataset's dense labels (`boundseg scribbles convert|generate` write them). Empty = dense.
+  std::string scribbles;
 };
 
 struct DataConfig {
@@ -81,6 +84,14 @@ struct LossTermConfig {
   std::vector<double> class_weights;
   double ohem_thresh = 0.7;
   int64_t ohem_min_kept = 100000;
+  /// densecrf / ncut: the RGBXY kernel (losses::CrfKernelOptions); gradient reference|exact, lattice clean|reference.
+  double sigma_rgb = 15, sigma_xy = 100, scale_factor = 0.5;
+  std::string gradient = "reference", lattice = "clean";
+  /// pce: divide once more by the batch size (rloss' PyTorch normalisation).
+  bool batch_average = false;
+  /// size: a class present in the image's labels must cover at least this share of its ROI (and at least its
+  /// labelled pixels); a class absent from them must cover none.
+  double size_min_fraction = 0.01;
 };
 
 struct RunConfig {

@@ -35,6 +35,9 @@ struct Batch {
   at::Tensor images;
   /// (B, crop_h, crop_w) int64 train ids, ignore_index where unlabelled or padded.
   at::Tensor labels;
+  /// The augmented images as float (B, 3, crop_h, crop_w) RGB 0..255 and the float (B, crop_h, crop_w) ROI (0 on
+  /// padding), what the DenseCRF-type losses need.
+  at::Tensor rgb, roi;
   std::vector<std::string> names;
 };
 

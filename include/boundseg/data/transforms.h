@@ -26,9 +26,10 @@ struct AugmentOptions {
   bool photometric = true;
 };
 
-/// One augmented pair: image CV_8UC3 BGR and label CV_8U, both crop-sized.
+/// One augmented pair: image CV_8UC3 BGR and label CV_8U, both crop-sized; `inside` CV_8U is 1 on image pixels
+/// and 0 on padding (the ROI of regularised losses).
 struct AugmentedPair {
-  cv::Mat image, label;
+  cv::Mat image, label, inside;
 };
 
 /// Applies `options` to `image` (CV_8UC3) and `label` (CV_8U train ids, `ignore_index` = ignore), drawing every

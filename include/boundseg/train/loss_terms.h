@@ -11,10 +11,15 @@
 namespace boundseg::config {
 struct LossTermConfig;
 }
+namespace boundseg::data {
+struct Batch;
+}
 
 namespace boundseg::train {
 
-/// Loss names a config may use: ce (class-weighted cross entropy), ohem_ce (OHEM cross entropy, hrnet_ocr.md §4).
+/// Loss names a config may use: ce (class-weighted cross entropy), ohem_ce (OHEM cross entropy, hrnet_ocr.md §4),
+/// and the weak-supervision terms of rloss.md: pce (partial cross entropy on scribbles), densecrf (DenseCRF loss),
+/// ncut (normalized cut), size (size constraint from the classes present in the labels).
 std::vector<std::string> registered_losses();
 
 /// Σ weight_i · loss_i(outputs[output_i], target).
@@ -27,8 +32,8 @@ class CompositeLoss {
     /// "<type>/<output>" -> unweighted term value, for logging.
     std::vector<std::pair<std::string, double>> terms;
   };
-  /// outputs: name -> (N, K, H, W) logits at the target size; target: (N, H, W) int64.
-  Value operator()(const std::map<std::string, at::Tensor>& outputs, const at::Tensor& target) const;
+  /// outputs: name -> (N, K, H, W) logits at the batch's crop size; the batch supplies labels, RGB images and ROI.
+  Value operator()(const std::map<std::string, at::Tensor>& outputs, const data::Batch& batch) const;
 
   /// Output names the terms read (a network must produce them).
   std::vector<std::string> outputs() const;

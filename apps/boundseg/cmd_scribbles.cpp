@@ -1,0 +1,109 @@
+// `boundseg scribbles convert|generate`: scribble label PNGs from ScribbleSup XML or from dense labels.
+#include <algorithm>
+#include <cstdio>
+
+#include <opencv2/core.hpp>
+
+#include "boundseg/core/error.h"
+#include "boundseg/core/progress.h"
+#include "boundseg/data/scribbles.h"
+#include "boundseg/io/png.h"
+#include "commands.h"
+
+namespace boundseg::cli {
+namespace {
+namespace fs = std::filesystem;
+
+struct ScribbleArgs {
+  std::string input, out, label_suffix, image_suffix;
+  data::ScribbleGenerationOptions generation;
+  bool quiet = false;
+};
+
+// Files under `dir` (recursively) with extension `ext`, sorted.
+std::vector<fs::path> files_with_extension(const std::string& dir, const std::string& ext, const char* option) {
+  std::error_code ec;
+  require_usage(fs::is_directory(dir, ec), "scribbles", option, "be a directory", "'" + dir + "'");
+  std::vector<fs::path> files;
+  for (const auto& e : fs::recursive_directory_iterator(dir))
+    if (e.is_regular_file() && e.path().extension() == ext) files.push_back(e.path());
+  std::sort(files.begin(), files.end());
+  require(!files.empty(), "scribbles", std::string(option) + " '" + dir + "'", "hold " + ext + " files",
+          [] { return "none"; });
+  return files;
+}
+
+// Writes each label map as <out>/<name>.png, refusing to touch the inputs; reports the labelled share.
+template <typename MakeLabels>
+int write_all(const std::vector<fs::path>& inputs, const ScribbleArgs& a, const char* label, MakeLabels make) {
+  ProgressBar progress(label, static_cast<int64_t>(inputs.size()), !a.quiet);
+  int64_t labelled = 0, total = 0;
+  for (const auto& path : inputs) {
+    const auto [name, labels] = make(path);
+    const fs::path target = fs::path(a.out) / (name + ".png");
+    require(!fs::exists(target) || fs::weakly_canonical(target) != fs::weakly_canonical(path), "scribbles",
+            "--out '" + a.out + "'", "differ from the input folder (inputs are never overwritten)",
+            [&] { return target.string(); });
+    io::write_png(target, labels);
+    labelled += cv::countNonZero(labels != a.generation.ignore_index);
+    total += static_cast<int64_t>(labels.total());
+    progress.advance();
+  }
+  progress.finish();
+  if (!a.quiet)
+    std::fprintf(stderr, "wrote %zu scribble maps to %s (%.2f %% of pixels labelled)\n", inputs.size(),
+                 a.out.c_str(), total ? 100.0 * double(labelled) / double(total) : 0.0);
+  return 0;
+}
+
+int run_convert(const ScribbleArgs& a) {
+  return write_all(files_with_extension(a.input, ".xml", "--xml"), a, "scribbles convert", [](const fs::path& p) {
+    return std::make_pair(p.stem().string(), data::rasterize_scribbles(data::parse_scribblesup_xml(p)));
+  });
+}
+
+int run_generate(const ScribbleArgs& a) {
+  const auto has_suffix = [&](const fs::path& p) {
+    const std::string stem = p.stem().string();
+    return stem.size() >= a.label_suffix.size() &&
+           stem.compare(stem.size() - a.label_suffix.size(), a.label_suffix.size(), a.label_suffix) == 0;
+  };
+  std::vector<fs::path> labels = files_with_extension(a.input, ".png", "--labels");
+  labels.erase(std::remove_if(labels.begin(), labels.end(), [&](const fs::path& p) { return !has_suffix(p); }),
+               labels.end());
+  require(!labels.empty(), "scribbles", "--labels '" + a.input + "'",
+          "hold label PNGs whose names end with '" + a.label_suffix + ".png'", [] { return "none"; });
+  return write_all(labels, a, "scribbles generate", [&](const fs::path& p) {
+    const std::string stem = p.stem().string();
+    const std::string name = stem.substr(0, stem.size() - a.label_suffix.size()) + a.image_suffix;
+    return std::make_pair(name, data::scribbles_from_labels(io::read_label_png(p), a.generation));
+  });
+}
+
+}  // namespace
+
+Command add_scribbles(CLI::App& app) {
+  CLI::App* cmd = app.add_subcommand("scribbles", "Scribble label PNGs (255 = unlabelled) for weak supervision");
+  cmd->require_subcommand(1);
+  auto args = std::make_shared<ScribbleArgs>();
+  CLI::App* convert = cmd->add_subcommand("convert", "Rasterise ScribbleSup XML annotations (3-px polylines)");
+  convert->add_option("--xml", args->input, "Directory of ScribbleSup .xml files (e.g. pascal_2012/)")->required();
+  convert->add_option("--out", args->out, "Output directory for <stem>.png")->required();
+  convert->add_flag("--quiet", args->quiet, "No progress bar");
+  CLI::App* generate = cmd->add_subcommand("generate", "Skeleton-like scribbles from dense train-id label PNGs");
+  generate->add_option("--labels", args->input, "Directory of train-id label PNGs (searched recursively)")->required();
+  generate->add_option("--out", args->out, "Output directory for <image stem>.png")->required();
+  generate->add_option("--label-suffix", args->label_suffix,
+                       "Label stem suffix replaced by --image-suffix in the output name (e.g. _gtFine_labelTrainIds)");
+  generate->add_option("--image-suffix", args->image_suffix, "Image stem suffix (e.g. _leftImg8bit)");
+  generate->add_option("--margin", args->generation.margin, "Distance kept from region boundaries (px)")
+      ->check(CLI::Range(0, 100))
+      ->capture_default_str();
+  generate->add_option("--width", args->generation.width, "Stroke width (px)")
+      ->check(CLI::Range(1, 25))
+      ->capture_default_str();
+  generate->add_flag("--quiet", args->quiet, "No progress bar");
+  return {cmd, [args, convert] { return convert->parsed() ? run_convert(*args) : run_generate(*args); }};
+}
+
+}  // namespace boundseg::cli
