@@ -8,9 +8,9 @@ configs=$(dirname "$0")/../configs/synthetic/weak
 [ -d boundseg-synth/leftImg8bit/train ] || "$boundseg" synth --out boundseg-synth --n 48 --size 256x512 --split train
 [ -d boundseg-synth/leftImg8bit/val ] || "$boundseg" synth --out boundseg-synth --n 12 --size 256x512 --split val
 [ -d boundseg-synth/scribbles/train ] || "$boundseg" scribbles generate --labels boundseg-synth/gtFine/train \
-  --out boundseg-synth/scribbles/train --label-suffix _gtFine_labelTrainIds --image-suffix _leftImg8bit
-for arm in full pce pce_phase1 pce_densecrf; do
-  "$boundseg" train "$configs/$arm.yaml" --quiet
+  --out boundseg-synth/scribbles/train --label-suffix _gtFine_labelTrainIds
+for arm in full pce pce_phase1 pce_densecrf; do  # finished arms are kept
+  [ -f "work_dirs/$arm/model.safetensors" ] || "$boundseg" train "$configs/$arm.yaml" --quiet
 done
 echo "| supervision | mIoU (%) | boundary IoU (%) |"
 echo "|---|---|---|"

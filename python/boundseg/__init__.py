@@ -1,4 +1,4 @@
-"""boundseg's C++ boundary kernels for PyTorch.
+"""boundseg's C++ kernels for PyTorch: boundary ops, the permutohedral filter, the rloss losses, DenseCRF.
 
 Importing this package loads ``libboundseg_torch_ops.so`` with
 ``torch.ops.load_library`` so that the kernels are available both as
@@ -19,6 +19,10 @@ __all__ = [
     "inverseform_edges",
     "seg2bmap",
     "segment_distance_transform",
+    "bilateral_filter",
+    "dense_crf_loss",
+    "normalized_cut_loss",
+    "dense_crf",
     "library_path",
 ]
 
@@ -47,3 +51,7 @@ cbl_boundary_targets = _ops.cbl_boundary_targets
 inverseform_edges = _ops.inverseform_edges
 seg2bmap = _ops.seg2bmap
 segment_distance_transform = _ops.segment_distance_transform
+bilateral_filter = _ops.bilateral_filter
+dense_crf_loss = _ops.dense_crf_loss
+normalized_cut_loss = _ops.normalized_cut_loss
+dense_crf = _ops.dense_crf

@@ -21,25 +21,6 @@ DenseCrfOptions DenseCrfOptions::deeplab_voc() {
       .bilateral_weight(4);
 }
 
-namespace {
-
-// One Potts kernel with symmetric normalisation: w · n ∘ A(n ∘ Q), n = (A·1)^(-1/2).
-struct NormalizedKernel {
-  ops::PermutohedralLattice lattice;
-  at::Tensor norm;  // (P, 1)
-  double weight;
-
-  NormalizedKernel(const at::Tensor& features, double weight, ops::LatticeMode mode)
-      : lattice(features, mode), weight(weight) {
-    const at::Tensor ones = at::ones({features.size(0), 1}, features.options());
-    norm = at::rsqrt(lattice.filter(ones) + 1e-20);
-  }
-
-  at::Tensor message(const at::Tensor& q) const { return lattice.filter(q * norm) * (norm * weight); }
-};
-
-}  // namespace
-
 at::Tensor dense_crf(const at::Tensor& image, const at::Tensor& probabilities, const DenseCrfOptions& options) {
   TORCH_CHECK_VALUE(image.defined() && image.dim() == 3 && image.size(0) == 3,
                     "boundseg dense_crf: 'image' must be a (3, H, W) RGB tensor, but got ", describe_or_undefined(image),
@@ -60,15 +41,44 @@ at::Tensor dense_crf(const at::Tensor& image, const at::Tensor& probabilities, c
   // The smoothness kernel's (x, y) features: the bilateral ones rescaled to its own spatial bandwidth.
   const at::Tensor xy_features =
       (bilateral_features.slice(1, 0, 2) * (options.bilateral_sigma_xy() / options.gaussian_sigma_xy())).contiguous();
-  const NormalizedKernel smoothness(xy_features, options.gaussian_weight(), options.lattice());
-  const NormalizedKernel appearance(bilateral_features, options.bilateral_weight(), options.lattice());
+  const ops::PermutohedralLattice smoothness(xy_features, options.lattice());
+  const ops::PermutohedralLattice appearance(bilateral_features, options.lattice());
+  const int64_t P = H * W;
+  // Symmetric normalisation of each kernel: K̃ = n ∘ A(n ∘ ·), n = (A·1)^(-1/2).
+  const at::Tensor ones = at::ones({P, 1});
+  const at::Tensor ng = at::rsqrt(smoothness.filter(ones) + 1e-20), nb = at::rsqrt(appearance.filter(ones) + 1e-20);
 
-  // Point-major (P, K) throughout: the lattice filters all classes of a pixel together.
+  // Point-major (P, K) throughout: the lattice filters all classes of a pixel together. Each iteration is two
+  // fused passes (scale for both kernels; unary + both messages) around the two filterings, then the softmax.
   const at::Tensor log_unary =
-      at::log(probabilities.to(at::kFloat).clamp_min(1e-8)).reshape({K, H * W}).t().contiguous();
-  at::Tensor q = probabilities.to(at::kFloat).reshape({K, H * W}).t().contiguous();
+      at::log(probabilities.to(at::kFloat).clamp_min(1e-8)).reshape({K, P}).t().contiguous();
+  at::Tensor q = probabilities.to(at::kFloat).reshape({K, P}).t().contiguous();
+  at::Tensor qg = at::empty_like(q), qb = at::empty_like(q), fg = at::empty_like(q), fb = at::empty_like(q),
+             logits = at::empty_like(q);
+  const float *ngp = ng.data_ptr<float>(), *nbp = nb.data_ptr<float>(), *lu = log_unary.data_ptr<float>();
+  const float wg = static_cast<float>(options.gaussian_weight()), wb = static_cast<float>(options.bilateral_weight());
   for (int64_t it = 0; it < options.iterations(); ++it) {
-    q = at::softmax(log_unary + smoothness.message(q) + appearance.message(q), 1);
+    const float* qp = q.data_ptr<float>();
+    float *qgp = qg.data_ptr<float>(), *qbp = qb.data_ptr<float>();
+    at::parallel_for(0, P, 1024, [&](int64_t p0, int64_t p1) {
+      for (int64_t p = p0; p < p1; ++p) {
+        for (int64_t k = 0; k < K; ++k) {
+          qgp[p * K + k] = qp[p * K + k] * ngp[p];
+          qbp[p * K + k] = qp[p * K + k] * nbp[p];
+        }
+      }
+    });
+    smoothness.filter(qgp, fg.data_ptr<float>(), K);
+    appearance.filter(qbp, fb.data_ptr<float>(), K);
+    const float *fgp = fg.data_ptr<float>(), *fbp = fb.data_ptr<float>();
+    float* zp = logits.data_ptr<float>();
+    at::parallel_for(0, P, 1024, [&](int64_t p0, int64_t p1) {
+      for (int64_t p = p0; p < p1; ++p) {
+        const float sg = wg * ngp[p], sb = wb * nbp[p];
+        for (int64_t k = 0; k < K; ++k) zp[p * K + k] = lu[p * K + k] + sg * fgp[p * K + k] + sb * fbp[p * K + k];
+      }
+    });
+    q = at::softmax(logits, 1);
   }
   return q.t().reshape({K, H, W}).contiguous();
 }

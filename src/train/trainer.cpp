@@ -131,7 +131,7 @@ data::SegmentationDataset dataset_from(const config::DatasetConfig& d, const std
       for (auto& sample : dataset.samples) {
         sample.label = fs::path(d.scribbles) / (sample.name + ".png");
         require(fs::is_regular_file(sample.label), "train", key + ".scribbles",
-                "hold a scribble PNG per image (<image stem>.png)", [&] { return "no " + sample.label.string(); });
+                "hold a scribble PNG per image (<sample name>.png)", [&] { return "no " + sample.label.string(); });
       }
       dataset.mapping = data::LabelMapping::kNone;
     }

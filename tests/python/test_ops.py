@@ -68,3 +68,44 @@ def test_segment_distance_transform_is_exact():
 def test_bad_input_raises_with_the_house_message():
     with pytest.raises(Exception, match="'mask' must be a uint8 mask, but got a 2-D Float tensor"):
         boundseg.mask_to_boundary(torch.zeros(4, 4), 0.02)
+
+
+def _golden_tensors(path):
+    from safetensors_reader import read_safetensors
+
+    entries, metadata = read_safetensors(path)
+    return {name: entry.to_torch() for name, entry in entries.items()}, metadata
+
+
+def test_dense_crf_loss_trains_through_autograd_and_matches_the_rloss_golden():
+    tensors, meta = _golden_tensors(GOLDEN / "rloss" / "loss" / "recipe_s05.safetensors")
+    probs = tensors["probs"].clone().requires_grad_(True)
+    loss = boundseg.dense_crf_loss(tensors["image"], probs, tensors["roi"], float(meta["weight"]),
+                                   float(meta["sigma_rgb"]), float(meta["sigma_xy"]), float(meta["scale_factor"]),
+                                   False, True)
+    loss.backward()
+    expected = tensors["loss"].item()
+    assert abs(loss.item() - expected) <= 1e-5 * abs(expected)
+    ref = tensors["grad_probs"]
+    assert (probs.grad - ref).abs().max() <= 1e-5 * ref.abs().max()
+
+
+def test_bilateral_filter_matches_the_rloss_golden_and_its_transpose_is_the_adjoint():
+    tensors, meta = _golden_tensors(GOLDEN / "rloss" / "filter" / "f97x131.safetensors")
+    out = boundseg.bilateral_filter(tensors["image"], tensors["values"], float(meta["sigma_rgb"]),
+                                    float(meta["sigma_xy"]), True)
+    assert (out - tensors["output"]).abs().max() <= 1e-5 * tensors["output"].abs().max()
+    x, y = torch.randn_like(tensors["values"]), torch.randn_like(tensors["values"])
+    ax = boundseg.bilateral_filter(tensors["image"], x).double()
+    ax_y = (ax * y.double()).sum()
+    x_aty = (x.double() * boundseg.bilateral_filter(tensors["image"], y, transpose=True).double()).sum()
+    # float precision: relative to the Cauchy-Schwarz bound |<Ax, y>| <= |Ax| |y|
+    assert abs(ax_y - x_aty) <= 1e-6 * ax.norm() * y.double().norm()
+
+
+def test_dense_crf_keeps_probabilities_normalised():
+    image = torch.rand(3, 24, 32) * 255
+    probs = torch.softmax(torch.randn(4, 24, 32), 0)
+    q = boundseg.dense_crf(image, probs, 3)
+    assert q.shape == probs.shape
+    assert torch.allclose(q.sum(0), torch.ones(24, 32), atol=1e-5)

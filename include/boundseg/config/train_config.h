@@ -28,7 +28,7 @@ struct DatasetConfig {
   std::string image_dir, label_dir, image_suffix = "", label_suffix = "";
   /// Use at most this many samples (0 = all), the first ones in sorted order.
   int64_t limit = 0;
-  /// Weak supervision: read each sample's labels from <scribbles>/<image stem>.png (train ids, 255 = unlabelled)
+  /// Weak supervision: read each sample's labels from <scribbles>/<sample name>.png (train ids, 255 = unlabelled)
   /// instead of the dataset's dense labels (`boundseg scribbles convert|generate` write them). Empty = dense.
   std::string scribbles;
 };

@@ -282,49 +282,73 @@ int64_t PermutohedralLattice::num_points() const { return impl_->num_points; }
 int64_t PermutohedralLattice::dim() const { return impl_->dim; }
 int64_t PermutohedralLattice::num_vertices() const { return impl_->num_vertices; }
 
+namespace {
+
+// The three stages of filtering, compiled twice (AVX2 and baseline) and picked at load time. AVX2 without FMA:
+// the same per-element operations in the same order, so both versions give identical bits.
+#define BOUNDSEG_SIMD_CLONES __attribute__((target_clones("avx2", "default")))
+
+// Splat in point order (the reference's summation order) into channels [c0, c1).
+BOUNDSEG_SIMD_CLONES void splat(const PermutohedralLattice::Impl& L, const float* in, float* values, int64_t C,
+                                int64_t c0, int64_t c1) {
+  const int64_t D1 = L.dim + 1;
+  for (int64_t p = 0; p < L.num_points; ++p) {
+    const float* src = in + p * C;
+    for (int64_t r = 0; r < D1; ++r) {
+      const float w = L.weights[p * D1 + r];
+      float* dst = values + static_cast<int64_t>(L.offsets[p * D1 + r]) * C;
+      for (int64_t c = c0; c < c1; ++c) dst[c] += w * src[c];
+    }
+  }
+}
+
+// One [½, 1, ½] pass along one lattice direction for vertices [v0, v1).
+BOUNDSEG_SIMD_CLONES void blur(const float* values, float* blurred, const int32_t* neighbours, int64_t C, int64_t v0,
+                               int64_t v1) {
+  for (int64_t v = v0; v < v1; ++v) {
+    const float* old_v = values + v * C;
+    const float* n1 = values + static_cast<int64_t>(neighbours[2 * v]) * C;
+    const float* n2 = values + static_cast<int64_t>(neighbours[2 * v + 1]) * C;
+    float* new_v = blurred + v * C;
+    for (int64_t c = 0; c < C; ++c) new_v[c] = old_v[c] + 0.5f * (n1[c] + n2[c]);
+  }
+}
+
+// Slice points [p0, p1): barycentric interpolation of their simplex's vertices, times alpha.
+BOUNDSEG_SIMD_CLONES void slice(const PermutohedralLattice::Impl& L, const float* values, float* out, int64_t C,
+                                float alpha, int64_t p0, int64_t p1) {
+  const int64_t D1 = L.dim + 1;
+  for (int64_t p = p0; p < p1; ++p) {
+    float* dst = out + p * C;
+    for (int64_t c = 0; c < C; ++c) dst[c] = 0.0f;
+    for (int64_t r = 0; r < D1; ++r) {
+      const float w = L.weights[p * D1 + r] * alpha;
+      const float* src = values + static_cast<int64_t>(L.offsets[p * D1 + r]) * C;
+      for (int64_t c = 0; c < C; ++c) dst[c] += w * src[c];
+    }
+  }
+}
+
+}  // namespace
+
 void PermutohedralLattice::filter(const float* in, float* out, int64_t channels, bool transpose) const {
   const Impl& L = *impl_;
   const int64_t M = L.num_vertices, C = channels, D = L.dim;
   // Vertex v lives at row v; row M stays zero and stands for every absent neighbour.
   std::vector<float> values(static_cast<size_t>(M + 1) * C, 0.0f), blurred(values.size(), 0.0f);
-  // Splat in point order (the reference's summation order); tasks own disjoint channel ranges.
-  at::parallel_for(0, C, 8, [&](int64_t c0, int64_t c1) {
-    for (int64_t p = 0; p < L.num_points; ++p) {
-      const float* src = in + p * C;
-      for (int64_t r = 0; r <= D; ++r) {
-        const float w = L.weights[p * (D + 1) + r];
-        float* dst = values.data() + static_cast<int64_t>(L.offsets[p * (D + 1) + r]) * C;
-        for (int64_t c = c0; c < c1; ++c) dst[c] += w * src[c];
-      }
-    }
-  });
-  // [½, 1, ½] along each lattice direction; the reverse order of the passes is the exact transpose.
+  // Splat tasks own disjoint channel ranges.
+  at::parallel_for(0, C, 8, [&](int64_t c0, int64_t c1) { splat(L, in, values.data(), C, c0, c1); });
+  // The reverse order of the blur passes is the exact transpose.
   for (int64_t pass = 0; pass <= D; ++pass) {
-    const int64_t axis = transpose ? D - pass : pass;
-    const int32_t* neighbours = L.neighbours.data() + axis * M * 2;
-    at::parallel_for(0, M, kGrain, [&](int64_t begin, int64_t end) {
-      for (int64_t v = begin; v < end; ++v) {
-        const float* old_v = values.data() + v * C;
-        const float* n1 = values.data() + static_cast<int64_t>(neighbours[2 * v]) * C;
-        const float* n2 = values.data() + static_cast<int64_t>(neighbours[2 * v + 1]) * C;
-        float* new_v = blurred.data() + v * C;
-        for (int64_t c = 0; c < C; ++c) new_v[c] = old_v[c] + 0.5f * (n1[c] + n2[c]);
-      }
+    const int32_t* neighbours = L.neighbours.data() + (transpose ? D - pass : pass) * M * 2;
+    at::parallel_for(0, M, kGrain, [&](int64_t v0, int64_t v1) {
+      blur(values.data(), blurred.data(), neighbours, C, v0, v1);
     });
     values.swap(blurred);
   }
   const float alpha = 1.0f / (1.0f + std::pow(2.0f, -static_cast<float>(D)));
-  at::parallel_for(0, L.num_points, kGrain, [&](int64_t begin, int64_t end) {
-    for (int64_t p = begin; p < end; ++p) {
-      float* dst = out + p * C;
-      for (int64_t c = 0; c < C; ++c) dst[c] = 0.0f;
-      for (int64_t r = 0; r <= D; ++r) {
-        const float w = L.weights[p * (D + 1) + r] * alpha;
-        const float* src = values.data() + static_cast<int64_t>(L.offsets[p * (D + 1) + r]) * C;
-        for (int64_t c = 0; c < C; ++c) dst[c] += w * src[c];
-      }
-    }
-  });
+  at::parallel_for(0, L.num_points, kGrain,
+                   [&](int64_t p0, int64_t p1) { slice(L, values.data(), out, C, alpha, p0, p1); });
 }
 
 at::Tensor PermutohedralLattice::filter(const at::Tensor& values, bool transpose) const {
