@@ -4,6 +4,7 @@
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <benchmark/benchmark.h>
+#include <malloc.h>
 #include <torch/autograd.h>
 
 #include "boundseg/data/synthetic.h"
@@ -13,6 +14,14 @@
 #include "boundseg/refine/dense_crf.h"
 
 namespace {
+
+// The CLI's allocator settings (apps/boundseg/main.cpp): large buffers stay in the process between steps instead
+// of being unmapped and faulted back in.
+const bool kCliAllocator = [] {
+  mallopt(M_MMAP_THRESHOLD, 256 << 20);
+  mallopt(M_TRIM_THRESHOLD, 512 << 20);
+  return true;
+}();
 
 at::Tensor scene_images(int n, int size) {
   std::vector<at::Tensor> images;

@@ -11,6 +11,7 @@
 #include <limits>
 #include <string>
 
+#include "core/simd_clones.h"
 #include "ops/check_tensor.h"
 
 namespace boundseg::losses {
@@ -44,9 +45,9 @@ void check_kernel(const CrfKernelOptions& k, const char* where) {
                     k.sigma_rgb(), " and ", k.sigma_xy(), ".");
 }
 
-// Σ a·b over n floats, accumulated in double.
+// Σ a·b over n floats, accumulated in double in four independent lanes (vectorisable without reassociation).
 double dot_in_double(const float* a, const float* b, int64_t n) {
-  double lanes[4] = {0.0, 0.0, 0.0, 0.0};  // independent chains: vectorisable without reassociation
+  double lanes[4] = {0.0, 0.0, 0.0, 0.0};
   int64_t i = 0;
   for (; i + 4 <= n; i += 4) {
     for (int k = 0; k < 4; ++k) lanes[k] += static_cast<double>(a[i + k]) * b[i + k];
@@ -55,19 +56,16 @@ double dot_in_double(const float* a, const float* b, int64_t n) {
   return (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]);
 }
 
-// Per-image −Σ_k S̃_kᵀ(AS̃)_k in double, images summed in order: the energy of a (N, K, h, w) pair.
-double negative_energy_sum(const at::Tensor& masked, const at::Tensor& filtered) {
-  const at::Tensor s = masked.contiguous(), f = filtered.contiguous();
-  const int64_t N = s.size(0), per_image = s.numel() / std::max<int64_t>(N, 1);
-  std::vector<double> energy(N);
-  at::parallel_for(0, N, 1, [&](int64_t begin, int64_t end) {
-    for (int64_t n = begin; n < end; ++n) {
-      energy[n] = -dot_in_double(s.data_ptr<float>() + n * per_image, f.data_ptr<float>() + n * per_image, per_image);
-    }
-  });
-  double total = 0.0;
-  for (double e : energy) total += e;
-  return total;
+// One output row of the half-scale bilinear resize from input rows r0 and r1 (PyTorch's arithmetic).
+BOUNDSEG_SIMD_CLONES void average_row_pairs(const float* r0, const float* r1, float* o, int64_t w) {
+  for (int64_t x = 0; x < w; ++x) {
+    o[x] = 0.5f * (0.5f * r0[2 * x] + 0.5f * r0[2 * x + 1]) + 0.5f * (0.5f * r1[2 * x] + 0.5f * r1[2 * x + 1]);
+  }
+}
+
+// Its adjoint on one input row: every output gradient g goes, as 0.25·g, to the two pixels it averaged.
+BOUNDSEG_SIMD_CLONES void spread_quarter(const float* g, float* o, int64_t w) {
+  for (int64_t x = 0; x < w; ++x) o[2 * x] = o[2 * x + 1] = 0.25f * g[x];
 }
 
 // F.interpolate(x, scale_factor=0.5, mode="bilinear", align_corners=False) without PyTorch's generic kernel: every
@@ -85,11 +83,7 @@ class HalfBilinearFunction : public torch::autograd::Function<HalfBilinearFuncti
       for (int64_t row = begin; row < end; ++row) {
         const int64_t plane = row / h, y = row % h;
         const float* r0 = src + (plane * H + 2 * y) * W;
-        const float* r1 = r0 + W;
-        float* o = dst + row * w;
-        for (int64_t x0 = 0; x0 < w; ++x0) {
-          o[x0] = 0.5f * (0.5f * r0[2 * x0] + 0.5f * r0[2 * x0 + 1]) + 0.5f * (0.5f * r1[2 * x0] + 0.5f * r1[2 * x0 + 1]);
-        }
+        average_row_pairs(r0, r0 + W, dst + row * w, w);
       }
     });
     ctx->saved_data["sizes"] = x.sizes();
@@ -112,8 +106,7 @@ class HalfBilinearFunction : public torch::autograd::Function<HalfBilinearFuncti
           std::fill(o, o + W, 0.0f);
           continue;
         }
-        const float* gi = src + (plane * h + y / 2) * w;
-        for (int64_t x0 = 0; x0 < w; ++x0) o[2 * x0] = o[2 * x0 + 1] = 0.25f * gi[x0];
+        spread_quarter(src + (plane * h + y / 2) * w, o, w);
         if (W % 2) o[W - 1] = 0.0f;
       }
     });
@@ -121,8 +114,12 @@ class HalfBilinearFunction : public torch::autograd::Function<HalfBilinearFuncti
   }
 };
 
-ops::BilateralFilterOptions filter_options(double sigma_rgb, double sigma_xy, ops::LatticeMode mode) {
-  return ops::BilateralFilterOptions().sigma_rgb(sigma_rgb).sigma_xy(sigma_xy).mode(mode);
+// A·values, and Aᵀ·values from the same lattices when the exact gradient needs it (else undefined).
+std::pair<at::Tensor, at::Tensor> filter_values(const at::Tensor& image, const at::Tensor& values, double sigma_rgb,
+                                                double sigma_xy, ops::LatticeMode mode, bool with_transpose) {
+  const auto options = ops::BilateralFilterOptions().sigma_rgb(sigma_rgb).sigma_xy(sigma_xy).mode(mode);
+  if (with_transpose) return ops::bilateral_filter_and_transpose(image, values, options);
+  return {ops::bilateral_filter(image, values, options), at::Tensor()};
 }
 
 /// (1/N) Σ_n −Σ_k S̃ᵀAS̃ (+ Σ_n RᵀAR / N with add_constant) of the already scaled inputs; S̃ = seg ∘ roi.
@@ -131,26 +128,57 @@ class CrfEnergyFunction : public torch::autograd::Function<CrfEnergyFunction> {
   static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& seg, const at::Tensor& image,
                             const at::Tensor& roi, double sigma_rgb, double sigma_xy, ops::LatticeMode mode,
                             CrfGradient gradient, bool add_constant) {
-    const int64_t N = seg.size(0), K = seg.size(1);
-    const at::Tensor roi1 = roi.unsqueeze(1);
-    const at::Tensor masked = seg * roi1;
-    const at::Tensor values = add_constant ? at::cat({masked, roi1}, 1) : masked;
+    const int64_t N = seg.size(0), K = seg.size(1), P = seg.size(2) * seg.size(3);
+    const at::Tensor s = seg.contiguous(), r = roi.contiguous(), img = image.to(at::kFloat).contiguous();
     const bool exact = gradient == CrfGradient::kExact;
-    const auto options = filter_options(sigma_rgb, sigma_xy, mode);
-    at::Tensor filtered, transposed;
-    if (exact) {
-      std::tie(filtered, transposed) = ops::bilateral_filter_and_transpose(image, values, options);
-    } else {
-      filtered = ops::bilateral_filter(image, values, options);
-    }
-    const at::Tensor AS = filtered.slice(1, 0, K);
-    double energy = negative_energy_sum(masked, AS);
-    if (add_constant) energy -= negative_energy_sum(roi1, filtered.slice(1, K, K + 1));
-    // ∂/∂S̃ of −S̃ᵀAS̃ is −(A + Aᵀ)S̃; rloss uses −2AS̃ (rloss.md §1.4).
-    const at::Tensor direction = exact ? (AS + transposed.slice(1, 0, K)) * roi1 : AS * (roi1 * 2.0f);
+    const int64_t C = K + (add_constant ? 1 : 0);  // the ROI itself as one more channel gives RᵀAR
+    at::Tensor direction = at::empty_like(s);
+    std::vector<double> energy(N, 0.0);
+    constexpr int64_t kBlock = 64;
+    // One fused pass per image: mask and go point-major, filter all channels at once, then the energy (in double)
+    // and the gradient direction written back channel-major. ∂/∂S̃ of −S̃ᵀAS̃ is −(A + Aᵀ)S̃; rloss uses −2AS̃
+    // (rloss.md §1.4).
+    at::parallel_for(0, N, 1, [&](int64_t n0, int64_t n1) {
+      std::vector<float> in(P * C), out(P * C), out_t(exact ? P * C : 0);
+      for (int64_t n = n0; n < n1; ++n) {
+        const ops::PermutohedralLattice lattice(ops::bilateral_features(img[n], sigma_rgb, sigma_xy), mode);
+        const float* sp = s.data_ptr<float>() + n * K * P;
+        const float* rp = r.data_ptr<float>() + n * P;
+        // Channel-major <-> point-major in blocks of points: both sides stay in L1, every access is a short run.
+        for (int64_t p0 = 0; p0 < P; p0 += kBlock) {
+          const int64_t p1 = std::min(P, p0 + kBlock);
+          for (int64_t k = 0; k < K; ++k) {
+            for (int64_t p = p0; p < p1; ++p) in[p * C + k] = sp[k * P + p] * rp[p];
+          }
+          if (add_constant) {
+            for (int64_t p = p0; p < p1; ++p) in[p * C + K] = rp[p];
+          }
+        }
+        lattice.filter(in.data(), out.data(), C, false);
+        if (exact) lattice.filter(in.data(), out_t.data(), C, true);
+        // −S̃ᵀAS̃ over the K class channels; the ROI channel (add_constant) enters with the opposite sign.
+        double e = -dot_in_double(in.data(), out.data(), P * C);
+        if (add_constant) {
+          for (int64_t p = 0; p < P; ++p) e += 2.0 * static_cast<double>(in[p * C + K]) * out[p * C + K];
+        }
+        energy[n] = e;
+        float* dp = direction.data_ptr<float>() + n * K * P;
+        for (int64_t p0 = 0; p0 < P; p0 += kBlock) {
+          const int64_t p1 = std::min(P, p0 + kBlock);
+          for (int64_t k = 0; k < K; ++k) {
+            for (int64_t p = p0; p < p1; ++p) {
+              const float sum = exact ? out[p * C + k] + out_t[p * C + k] : 2.0f * out[p * C + k];
+              dp[k * P + p] = sum * rp[p];
+            }
+          }
+        }
+      }
+    });
+    double total = 0.0;
+    for (double e : energy) total += e;  // images summed in order: deterministic for any thread count
     ctx->save_for_backward({direction});
     ctx->saved_data["N"] = N;
-    return at::scalar_tensor(energy / static_cast<double>(N), seg.options());
+    return at::scalar_tensor(total / static_cast<double>(N), seg.options());
   }
 
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
@@ -174,13 +202,7 @@ class NormalizedCutFunction : public torch::autograd::Function<NormalizedCutFunc
     const at::Tensor masked = seg * roi1;
     const at::Tensor values = at::cat({masked, roi1}, 1);  // the degrees d = A·R come from the same pass
     const bool exact = gradient == CrfGradient::kExact;
-    const auto options = filter_options(sigma_rgb, sigma_xy, mode);
-    at::Tensor filtered, transposed;
-    if (exact) {
-      std::tie(filtered, transposed) = ops::bilateral_filter_and_transpose(image, values, options);
-    } else {
-      filtered = ops::bilateral_filter(image, values, options);
-    }
+    const auto [filtered, transposed] = filter_values(image, values, sigma_rgb, sigma_xy, mode, exact);
     const at::Tensor AS = filtered.slice(1, 0, K).to(at::kDouble);
     const at::Tensor degrees = filtered.select(1, K).to(at::kDouble);  // (N, h, w)
     const at::Tensor s = masked.to(at::kDouble);

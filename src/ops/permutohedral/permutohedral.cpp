@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "core/simd_clones.h"
 #include "ops/check_tensor.h"
 
 namespace boundseg::ops {
@@ -284,9 +285,7 @@ int64_t PermutohedralLattice::num_vertices() const { return impl_->num_vertices;
 
 namespace {
 
-// The three stages of filtering, compiled twice (AVX2 and baseline) and picked at load time. AVX2 without FMA:
-// the same per-element operations in the same order, so both versions give identical bits.
-#define BOUNDSEG_SIMD_CLONES __attribute__((target_clones("avx2", "default")))
+// The three stages of filtering (BOUNDSEG_SIMD_CLONES: AVX2 and baseline builds, identical bits).
 
 // Splat in point order (the reference's summation order) into channels [c0, c1).
 BOUNDSEG_SIMD_CLONES void splat(const PermutohedralLattice::Impl& L, const float* in, float* values, int64_t C,
