@@ -134,6 +134,12 @@ TEST(Permutohedral, ApproximatesTheExactGaussianAsTheReferenceDoes) {
   const double best_scale = (lattice * exact).sum().item<double>() / (lattice * lattice).sum().item<double>();
   const double rel_l2 = (lattice * best_scale - exact).norm().item<double>() / exact.norm().item<double>();
   EXPECT_LE(rel_l2, 0.08) << "ratio " << ratio << ", best scale " << best_scale;
+  // The DenseCRF gradient direction −(A + Aᵀ)S against the exact −2WS: cosine >= 0.99 on natural images.
+  const PermutohedralLattice lattice_op(features);
+  const at::Tensor direction = (lattice_op.filter(values) + lattice_op.filter(values, true)).to(at::kDouble);
+  const double cosine =
+      (direction * exact).sum().item<double>() / (direction.norm().item<double>() * exact.norm().item<double>());
+  EXPECT_GE(cosine, 0.99);
 }
 
 TEST(Permutohedral, FeaturesFollowTheReferenceOrder) {
