@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Training throughput of `boundseg train` (HRNet-W18 + OCR by default) on synthetic Cityscapes-style scenes:
 # median step time and images/s over the iterations after warm-up, and the share of step time spent waiting for
-# data, at 1 and 2 threads. Usage: bench/train_throughput.sh [build-dir] [arch] [crop HxW] [batch] [iters]
+# data, at 1 and 2 threads (THREADS="2" for one count). Usage:
+# bench/train_throughput.sh [build-dir] [arch] [crop HxW] [batch] [iters]
 set -euo pipefail
 build="${1:-build}"; arch="${2:-hrnet_w18_ocr}"; crop="${3:-512x512}"; batch="${4:-2}"; iters="${5:-12}"
 work="$(mktemp -d)"; trap 'rm -rf "$work"' EXIT
@@ -16,7 +17,7 @@ data:
 schedule: {iters: $iters}
 run: {log_interval: 1, checkpoint_interval: 100000}
 YAML
-for threads in 1 2; do
+for threads in ${THREADS:-1 2}; do
   "$build/boundseg" --threads "$threads" train "$work/bench.yaml" --quiet --work-dir "$work/t$threads" > /dev/null 2>&1
   /usr/bin/python3 - "$work/t$threads/metrics.jsonl" "$threads" "$arch" "$crop" "$batch" <<'PY'
 import json, statistics, sys

@@ -2,6 +2,7 @@
 #include <ATen/ATen.h>
 
 #include <cstdio>
+#include <cstdlib>
 
 #include "boundseg/core/error.h"
 #include "boundseg/core/progress.h"
@@ -72,17 +73,20 @@ int run_crf(const CrfArgs& a) {
 
   const auto images = list_images(a.images, "refine crf");
   const fs::path out_dir = a.out;
+  std::vector<fs::path> targets, input_dirs = {a.inputs};
+  for (const auto& path : images) targets.push_back(out_dir / (path.stem().string() + ".png"));
+  for (const auto& input : a.images)
+    if (fs::is_directory(input)) input_dirs.push_back(input);
+  require_safe_outputs("refine crf", out_dir, input_dirs, images, targets);
   ProgressBar progress("refine crf", static_cast<int64_t>(images.size()), !a.quiet);
-  for (const auto& path : images) {
-    const fs::path target = out_dir / (path.stem().string() + ".png");
-    require(fs::weakly_canonical(target) != fs::weakly_canonical(path) &&
-                fs::weakly_canonical(target) != fs::weakly_canonical(fs::path(a.inputs) / target.filename()),
-            "refine crf", "--out '" + a.out + "'", "differ from the input folders (inputs are never overwritten)",
-            [&] { return target.string(); });
+  for (size_t i = 0; i < images.size(); ++i) {
+    const fs::path& path = images[i];
+    const fs::path& target = targets[i];
     const cv::Mat image = io::read_color_image(path);
-    const at::Tensor q = refine::dense_crf(data::rgb_float_tensor(image), read_unary(a.inputs, path, image, a), options);
-    require(q.size(0) <= 256, "refine crf", "the class count", "be at most 256 for 8-bit label PNGs",
-            [&] { return std::to_string(q.size(0)); });
+    const at::Tensor unary = read_unary(a.inputs, path, image, a);
+    require(unary.size(0) <= 256, "refine crf", "the class count of " + path.stem().string(),
+            "be at most 256 for 8-bit label PNGs", [&] { return std::to_string(unary.size(0)); });
+    const at::Tensor q = refine::dense_crf(data::rgb_float_tensor(image), unary, options);
     const at::Tensor labels = q.argmax(0).to(at::kByte).contiguous();
     io::write_png(target, cv::Mat(image.rows, image.cols, CV_8UC1, labels.data_ptr<uint8_t>()).clone());
     progress.advance();
@@ -109,8 +113,11 @@ Command add_refine(CLI::App& app) {
       ->check(CLI::IsMember({"pydensecrf", "deeplab_voc"}))
       ->capture_default_str();
   crf->add_option("--num-classes", args->num_classes, "Classes of label-map inputs")->check(CLI::Range(2, 256));
-  crf->add_option("--confidence", args->confidence, "Probability given to the label of a label-map input")
-      ->check(CLI::Range(0.0, 1.0))
+  crf->add_option("--confidence", args->confidence, "Probability given to the label of a label-map input, in (0, 1)")
+      ->check([](const std::string& text) {
+        const double v = std::atof(text.c_str());
+        return v > 0 && v < 1 ? std::string() : "must be in (0, 1), but got " + text;
+      })
       ->capture_default_str();
   crf->add_option("--ignore-index", args->ignore_index, "Label-map value meaning 'unknown' (uniform unary)")
       ->capture_default_str();

@@ -33,18 +33,19 @@ std::vector<fs::path> files_with_extension(const std::string& dir, const std::st
   return files;
 }
 
-// Writes each label map as <out>/<name>.png, refusing to touch the inputs; reports the labelled share.
-template <typename MakeLabels>
-int write_all(const std::vector<fs::path>& inputs, const ScribbleArgs& a, const char* label, MakeLabels make) {
+// Writes make(input) as <out>/<name_of(input)>.png for every input, after checking that no input can be
+// overwritten; reports the labelled share.
+template <typename NameOf, typename MakeLabels>
+int write_all(const std::vector<fs::path>& inputs, const ScribbleArgs& a, const char* label, NameOf name_of,
+              MakeLabels make) {
+  std::vector<fs::path> targets;
+  for (const auto& path : inputs) targets.push_back(fs::path(a.out) / (name_of(path) + ".png"));
+  require_safe_outputs("scribbles", a.out, {a.input}, inputs, targets);
   ProgressBar progress(label, static_cast<int64_t>(inputs.size()), !a.quiet);
   int64_t labelled = 0, total = 0;
-  for (const auto& path : inputs) {
-    const auto [name, labels] = make(path);
-    const fs::path target = fs::path(a.out) / (name + ".png");
-    require(!fs::exists(target) || fs::weakly_canonical(target) != fs::weakly_canonical(path), "scribbles",
-            "--out '" + a.out + "'", "differ from the input folder (inputs are never overwritten)",
-            [&] { return target.string(); });
-    io::write_png(target, labels);
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    const cv::Mat labels = make(inputs[i]);
+    io::write_png(targets[i], labels);
     labelled += cv::countNonZero(labels != a.generation.ignore_index);
     total += static_cast<int64_t>(labels.total());
     progress.advance();
@@ -57,9 +58,10 @@ int write_all(const std::vector<fs::path>& inputs, const ScribbleArgs& a, const 
 }
 
 int run_convert(const ScribbleArgs& a) {
-  return write_all(files_with_extension(a.input, ".xml", "--xml"), a, "scribbles convert", [](const fs::path& p) {
-    return std::make_pair(p.stem().string(), data::rasterize_scribbles(data::parse_scribblesup_xml(p)));
-  });
+  return write_all(
+      files_with_extension(a.input, ".xml", "--xml"), a, "scribbles convert",
+      [](const fs::path& p) { return p.stem().string(); },
+      [](const fs::path& p) { return data::rasterize_scribbles(data::parse_scribblesup_xml(p)); });
 }
 
 int run_generate(const ScribbleArgs& a) {
@@ -73,11 +75,13 @@ int run_generate(const ScribbleArgs& a) {
                labels.end());
   require(!labels.empty(), "scribbles", "--labels '" + a.input + "'",
           "hold label PNGs whose names end with '" + a.label_suffix + ".png'", [] { return "none"; });
-  return write_all(labels, a, "scribbles generate", [&](const fs::path& p) {
-    const std::string stem = p.stem().string();
-    const std::string name = stem.substr(0, stem.size() - a.label_suffix.size()) + a.image_suffix;
-    return std::make_pair(name, data::scribbles_from_labels(io::read_label_png(p), a.generation));
-  });
+  return write_all(
+      labels, a, "scribbles generate",
+      [&](const fs::path& p) {
+        const std::string stem = p.stem().string();
+        return stem.substr(0, stem.size() - a.label_suffix.size()) + a.image_suffix;
+      },
+      [&](const fs::path& p) { return data::scribbles_from_labels(io::read_label_png(p), a.generation); });
 }
 
 }  // namespace
@@ -94,8 +98,11 @@ Command add_scribbles(CLI::App& app) {
   generate->add_option("--labels", args->input, "Directory of train-id label PNGs (searched recursively)")->required();
   generate->add_option("--out", args->out, "Output directory for <image stem>.png")->required();
   generate->add_option("--label-suffix", args->label_suffix,
-                       "Label stem suffix replaced by --image-suffix in the output name (e.g. _gtFine_labelTrainIds)");
-  generate->add_option("--image-suffix", args->image_suffix, "Image stem suffix (e.g. _leftImg8bit)");
+                       "Label stem suffix replaced by --image-suffix in the output name, so that outputs carry the "
+                       "dataset's sample names (Cityscapes: _gtFine_labelTrainIds)");
+  generate->add_option("--image-suffix", args->image_suffix,
+                       "Suffix appended instead (folder datasets whose sample names keep an image suffix; "
+                       "Cityscapes: none)");
   generate->add_option("--margin", args->generation.margin, "Distance kept from region boundaries (px)")
       ->check(CLI::Range(0, 100))
       ->capture_default_str();

@@ -3,6 +3,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <cstdint>
 #include <filesystem>
 #include <vector>
@@ -42,6 +43,35 @@ inline std::pair<int64_t, int64_t> parse_hw(const std::string& text, const std::
 /// The .png/.jpg/.jpeg images named by `inputs` (files, or directories searched recursively), sorted; errors name
 /// `what` (the subcommand) and --images.
 std::vector<std::filesystem::path> list_images(const std::vector<std::string>& inputs, const std::string& what);
+
+/// Inputs are never overwritten: `out` must not be, or lie inside, any of `input_dirs`; no two inputs may map to
+/// the same target; no target may be an input file. Checked before anything is written (UsageError).
+inline void require_safe_outputs(const std::string& what, const std::filesystem::path& out,
+                                 const std::vector<std::filesystem::path>& input_dirs,
+                                 const std::vector<std::filesystem::path>& inputs,
+                                 const std::vector<std::filesystem::path>& targets) {
+  namespace fs = std::filesystem;
+  const fs::path out_dir = fs::weakly_canonical(out);
+  for (const auto& dir : input_dirs) {
+    const fs::path in_dir = fs::weakly_canonical(dir);
+    const auto rel = out_dir.lexically_relative(in_dir);
+    require_usage(rel.empty() || *rel.begin() == "..", what, "--out '" + out.string() + "'",
+                  "lie outside the input folder '" + dir.string() + "' (inputs are never overwritten)",
+                  "a folder inside it");
+  }
+  std::vector<fs::path> seen;
+  for (const auto& t : targets) seen.push_back(fs::weakly_canonical(t));
+  std::vector<fs::path> sorted = seen;
+  std::sort(sorted.begin(), sorted.end());
+  const auto twin = std::adjacent_find(sorted.begin(), sorted.end());
+  require_usage(twin == sorted.end(), what, "the inputs", "map to distinct output names",
+                twin == sorted.end() ? "" : "two inputs writing " + twin->string());
+  for (const auto& input : inputs) {
+    const fs::path canonical = fs::weakly_canonical(input);
+    require_usage(std::find(seen.begin(), seen.end(), canonical) == seen.end(), what, "--out '" + out.string() + "'",
+                  "differ from the input files (inputs are never overwritten)", canonical.string());
+  }
+}
 
 /// A registered subcommand and the action to run once it is parsed.
 struct Command {

@@ -4,6 +4,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <cmath>
 #include <set>
 #include <sstream>
 
@@ -339,7 +340,8 @@ TrainConfig load_train_config(const fs::path& path, const std::vector<std::strin
       s.read("batch_average", t.batch_average);
       s.read("size_min_fraction", t.size_min_fraction);
       s.finish();
-      check(t.sigma_rgb > 0 && t.sigma_xy > 0, s.key_path("sigma_rgb"), "and sigma_xy be positive",
+      check(t.sigma_rgb > 0 && t.sigma_xy > 0 && std::isfinite(t.sigma_rgb) && std::isfinite(t.sigma_xy),
+            s.key_path("sigma_rgb") + " and sigma_xy", "be positive and finite",
             str(t.sigma_rgb) + " and " + str(t.sigma_xy));
       check(t.scale_factor > 0 && t.scale_factor <= 1, s.key_path("scale_factor"), "be in (0, 1]",
             str(t.scale_factor));

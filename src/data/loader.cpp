@@ -66,8 +66,10 @@ Batch TrainLoader::make_batch(int64_t index) const {
   batch.index = index;
   batch.images = at::empty({b, 3, a.crop_height, a.crop_width}, at::kFloat);
   batch.labels = at::empty({b, a.crop_height, a.crop_width}, at::kLong);
-  batch.rgb = at::empty({b, 3, a.crop_height, a.crop_width}, at::kFloat);
-  batch.roi = at::empty({b, a.crop_height, a.crop_width}, at::kFloat);
+  if (options_.regulariser_inputs) {
+    batch.rgb = at::empty({b, 3, a.crop_height, a.crop_width}, at::kFloat);
+    batch.roi = at::empty({b, a.crop_height, a.crop_width}, at::kFloat);
+  }
   const int64_t plane = a.crop_height * a.crop_width, n = dataset_.size();
   int64_t epoch = -1;
   std::vector<int64_t> order;  // the current epoch's permutation, made once per batch and epoch
@@ -79,8 +81,10 @@ Batch TrainLoader::make_batch(int64_t index) const {
     const AugmentedPair pair =
         augment(dataset_.read_image(sample), dataset_.read_label(sample), a, options_.ignore_index, rng);
     normalize_openseg_into(pair.image, batch.images.data_ptr<float>() + j * 3 * plane);
-    batch.rgb[j].copy_(rgb_float_tensor(pair.image));
-    batch.roi[j].copy_(at::from_blob(pair.inside.data, {pair.inside.rows, pair.inside.cols}, at::kByte));
+    if (options_.regulariser_inputs) {
+      batch.rgb[j].copy_(rgb_float_tensor(pair.image));
+      batch.roi[j].copy_(at::from_blob(pair.inside.data, {pair.inside.rows, pair.inside.cols}, at::kByte));
+    }
     int64_t* labels = batch.labels.data_ptr<int64_t>() + j * plane;
     for (int y = 0; y < pair.label.rows; ++y) {
       const uint8_t* row = pair.label.ptr<uint8_t>(y);

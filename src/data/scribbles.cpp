@@ -3,8 +3,9 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
 #include <fstream>
-#include <regex>
+#include <string_view>
 #include <sstream>
 
 #include <opencv2/imgproc.hpp>
@@ -30,21 +31,47 @@ std::string normalized(const std::string& name) {
   return out;
 }
 
-// The text of the first <tag>...</tag> inside `xml`, or "" when absent.
-std::string element(const std::string& xml, const std::string& tag) {
-  const std::regex pattern("<" + tag + ">\\s*([^<]*?)\\s*</" + tag + ">");
-  std::smatch m;
-  return std::regex_search(xml, m, pattern) ? m[1].str() : std::string();
+// The bodies of every <tag>...</tag> element in `xml`, in order (ScribbleSup files are flat: no nesting of a tag
+// inside itself, no attributes).
+std::vector<std::string_view> elements(std::string_view xml, const std::string& tag) {
+  const std::string open = "<" + tag + ">", close = "</" + tag + ">";
+  std::vector<std::string_view> found;
+  for (size_t at = xml.find(open); at != std::string_view::npos; at = xml.find(open, at)) {
+    const size_t begin = at + open.size(), end = xml.find(close, begin);
+    if (end == std::string_view::npos) break;
+    found.push_back(xml.substr(begin, end - begin));
+    at = end + close.size();
+  }
+  return found;
 }
 
+// The trimmed text of the first <tag> element, or "" when absent.
+std::string element(std::string_view xml, const std::string& tag) {
+  const auto found = elements(xml, tag);
+  if (found.empty()) return {};
+  std::string_view text = found.front();
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front()))) text.remove_prefix(1);
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.remove_suffix(1);
+  return std::string(text);
+}
+
+// A whole number within ±1e6 (pixel coordinates and sizes; "12.0" is accepted).
 int parse_int(const std::string& text, const std::filesystem::path& path, const std::string& what) {
   try {
     size_t used = 0;
     const double v = std::stod(text, &used);
-    if (used == text.size()) return static_cast<int>(std::lround(v));
+    if (used == text.size() && std::isfinite(v) && std::fabs(v) <= 1e6 && v == std::floor(v)) return int(v);
   } catch (const std::exception&) {
   }
-  fail("scribbles", path.string(), "hold a number in <" + what + ">", "'" + text + "'");
+  fail("scribbles", path.string(), "hold a whole number within ±1e6 in <" + what + ">", "'" + text + "'");
+}
+
+// The class id of a <tag>, matched ignoring case, spaces and punctuation; "tv" stands for "tvmonitor". -1 = none.
+int class_of(const std::string& tag, const std::vector<std::string>& class_names) {
+  const std::string wanted = normalized(tag) == "tv" ? "tvmonitor" : normalized(tag);
+  for (size_t k = 0; k < class_names.size(); ++k)
+    if (normalized(class_names[k]) == wanted) return static_cast<int>(k);
+  return -1;
 }
 
 }  // namespace
@@ -61,22 +88,19 @@ ScribbleAnnotation parse_scribblesup_xml(const std::filesystem::path& path, cons
   a.width = parse_int(element(xml, "width"), path, "width");
   require(a.height > 0 && a.width > 0, "scribbles", path.string(), "give a positive <height> and <width>",
           [&] { return std::to_string(a.height) + "x" + std::to_string(a.width); });
-  const std::regex polygon("<polygon>([\\s\\S]*?)</polygon>"), point("<point>([\\s\\S]*?)</point>");
-  for (auto it = std::sregex_iterator(xml.begin(), xml.end(), polygon); it != std::sregex_iterator(); ++it) {
-    const std::string body = (*it)[1].str();
+  for (const std::string_view body : elements(xml, "polygon")) {
     const std::string tag = element(body, "tag");
     Scribble s;
-    s.class_id = -1;
-    for (size_t k = 0; k < class_names.size(); ++k)
-      if (normalized(class_names[k]) == normalized(tag)) s.class_id = static_cast<int>(k);
-    if (s.class_id < 0 && normalized(tag) == "tv") s.class_id = 20;
-    require(s.class_id >= 0, "scribbles", "the <tag> of scribble " + std::to_string(a.scribbles.size()) + " in " +
-                                               path.string(),
-            "name a class (" + class_names.front() + ", ..., " + class_names.back() + ")", [&] { return "'" + tag + "'"; });
-    for (auto p = std::sregex_iterator(body.begin(), body.end(), point); p != std::sregex_iterator(); ++p) {
-      const std::string pt = (*p)[1].str();
-      const int x = std::clamp(parse_int(element(pt, "X"), path, "X"), 0, a.width - 1);
-      const int y = std::clamp(parse_int(element(pt, "Y"), path, "Y"), 0, a.height - 1);
+    s.class_id = class_of(tag, class_names);
+    if (s.class_id < 0) {
+      std::string known;
+      for (const auto& name : class_names) known += (known.empty() ? "" : ", ") + name;
+      fail("scribbles", "the <tag> of scribble " + std::to_string(a.scribbles.size()) + " in " + path.string(),
+           "name a class (" + known + ")", "'" + tag + "'");
+    }
+    for (const std::string_view point : elements(body, "point")) {
+      const int x = std::clamp(parse_int(element(point, "X"), path, "X"), 0, a.width - 1);
+      const int y = std::clamp(parse_int(element(point, "Y"), path, "Y"), 0, a.height - 1);
       s.points.emplace_back(x, y);
     }
     require(!s.points.empty(), "scribbles", "scribble " + std::to_string(a.scribbles.size()) + " in " + path.string(),
@@ -105,6 +129,12 @@ cv::Mat rasterize_scribbles(const ScribbleAnnotation& annotation) {
 cv::Mat scribbles_from_labels(const cv::Mat& labels, const ScribbleGenerationOptions& o) {
   require(labels.type() == CV_8U, "scribbles", "the labels", "be a CV_8U train-id map",
           [&] { return "OpenCV type " + std::to_string(labels.type()); });
+  require(o.width >= 1 && o.margin >= 0 && o.min_area >= 1 && o.ignore_index >= 0 && o.ignore_index <= 255,
+          "scribbles", "the generation options", "have width >= 1, margin >= 0, min_area >= 1, ignore_index in 0..255",
+          [&] {
+            return "width " + std::to_string(o.width) + ", margin " + std::to_string(o.margin) + ", min_area " +
+                   std::to_string(o.min_area) + ", ignore_index " + std::to_string(o.ignore_index);
+          });
   cv::Mat out(labels.size(), CV_8U, cv::Scalar(o.ignore_index));
   const cv::Mat pen = cv::getStructuringElement(cv::MORPH_ELLIPSE, cv::Size(o.width, o.width));
   for (int c = 0; c < 256; ++c) {
@@ -122,11 +152,12 @@ cv::Mat scribbles_from_labels(const cv::Mat& labels, const ScribbleGenerationOpt
       cv::copyMakeBorder(components(box) == k, region, 1, 1, 1, 1, cv::BORDER_CONSTANT, cv::Scalar(0));
       cv::Mat dist;
       cv::distanceTransform(region, dist, cv::DIST_L2, cv::DIST_MASK_5);
-      // Approximate medial axis: distance maxima along a row, a column or a diagonal, at least `margin` + 1 and
-      // half the region's largest depth deep (the spine, without the spurs of every boundary wiggle).
+      // Approximate medial axis: distance maxima along a row, a column or a diagonal, deep enough for the margin
+      // and at least half the region's largest depth (the spine, without the spurs of every boundary wiggle).
       double deepest = 0;
       cv::minMaxLoc(dist, nullptr, &deepest);
-      const float min_depth = static_cast<float>(std::max<double>(o.margin + 1, 0.5 * deepest));
+      // The pen reaches (width - 1) / 2 px beyond the ridge: keep its edge `margin` px inside the region.
+      const float min_depth = static_cast<float>(std::max<double>(o.margin + 1 + (o.width - 1) / 2, 0.5 * deepest));
       cv::Mat ridge = cv::Mat::zeros(region.size(), CV_8U);
       for (int y = 1; y + 1 < dist.rows; ++y) {
         for (int x = 1; x + 1 < dist.cols; ++x) {

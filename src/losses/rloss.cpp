@@ -35,6 +35,10 @@ void check_crf_inputs(const at::Tensor& images, const at::Tensor& probabilities,
                         roi.size(1) == images.size(2) && roi.size(2) == images.size(3),
                     "boundseg ", where, ": 'roi' must be (N, H, W) with the images' N, H, W, but got ",
                     describe_or_undefined(roi), " for ", describe_or_undefined(images), ".");
+  for (const at::Tensor* t : {&images, &probabilities, &roi}) {
+    TORCH_CHECK(t->device().is_cpu(), "boundseg ", where, ": 'images', 'probabilities' and 'roi' must be CPU ",
+                "tensors (the lattice runs on the CPU), but got one on ", t->device(), ".");
+  }
 }
 
 void check_kernel(const CrfKernelOptions& k, const char* where) {

@@ -29,6 +29,16 @@ at::Tensor dense_crf(const at::Tensor& image, const at::Tensor& probabilities, c
                         probabilities.size(1) == image.size(1) && probabilities.size(2) == image.size(2),
                     "boundseg dense_crf: 'probabilities' must be (K, H, W) with the image's H x W, but got ",
                     describe_or_undefined(probabilities), " for ", describe_or_undefined(image), ".");
+  TORCH_CHECK(image.device().is_cpu() && probabilities.device().is_cpu(), "boundseg dense_crf: 'image' and ",
+              "'probabilities' must be CPU tensors, but got ", image.device(), " and ", probabilities.device(), ".");
+  const at::Tensor sums = probabilities.to(at::kDouble).sum(0);
+  TORCH_CHECK_VALUE(probabilities.min().item<double>() >= 0 && (sums - 1).abs().max().item<double>() < 1e-3,
+                    "boundseg dense_crf: 'probabilities' must be non-negative and sum to 1 over K at every pixel, ",
+                    "but got sums in [", sums.min().item<double>(), ", ", sums.max().item<double>(), "].");
+  for (const double w : {options.gaussian_weight(), options.bilateral_weight()}) {
+    TORCH_CHECK_VALUE(w >= 0 && std::isfinite(w), "boundseg dense_crf: kernel weights must be finite and >= 0, but ",
+                      "got ", w, ".");
+  }
   TORCH_CHECK_VALUE(options.iterations() >= 1, "boundseg dense_crf: iterations must be >= 1, but got ",
                     options.iterations(), ".");
   for (const double v : {options.gaussian_sigma_xy(), options.bilateral_sigma_xy(), options.bilateral_sigma_rgb()}) {
@@ -45,7 +55,7 @@ at::Tensor dense_crf(const at::Tensor& image, const at::Tensor& probabilities, c
   const ops::PermutohedralLattice appearance(bilateral_features, options.lattice());
   const int64_t P = H * W;
   // Symmetric normalisation of each kernel: K̃ = n ∘ A(n ∘ ·), n = (A·1)^(-1/2).
-  const at::Tensor ones = at::ones({P, 1});
+  const at::Tensor ones = at::ones({P, 1}, at::kFloat);
   const at::Tensor ng = at::rsqrt(smoothness.filter(ones) + 1e-20), nb = at::rsqrt(appearance.filter(ones) + 1e-20);
 
   // Point-major (P, K) throughout: the lattice filters all classes of a pixel together. Each iteration is two

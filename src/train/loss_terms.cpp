@@ -26,22 +26,25 @@ losses::CrfKernelOptions crf_kernel(const config::LossTermConfig& t) {
       .lattice(t.lattice == "reference" ? ops::LatticeMode::kReference : ops::LatticeMode::kClean);
 }
 
-// Size bounds from the labels (image-level tags): a labelled class covers at least max(its labelled pixels,
-// min_fraction of the ROI); a class without a labelled pixel covers none.
+// Size bounds from the labels: a class labelled in the crop covers at least max(its labelled pixels, min_fraction
+// of the ROI). Classes without a labelled pixel stay unconstrained: with scribbles (or crops) an unlabelled class
+// may still be present.
 at::Tensor size_term(const at::Tensor& probabilities, const data::Batch& batch, int64_t ignore_index,
                      double min_fraction) {
-  const int64_t K = probabilities.size(1);
-  const at::Tensor labels = batch.labels.to(probabilities.device());
+  const int64_t N = probabilities.size(0), K = probabilities.size(1);
+  const at::Tensor labels = batch.labels.to(probabilities.device()).reshape({N, -1});
   const at::Tensor valid = labels != ignore_index;
-  const at::Tensor one_hot =
-      at::one_hot(at::where(valid, labels, at::zeros_like(labels)), K).permute({0, 3, 1, 2}) * valid.unsqueeze(1);
-  const at::Tensor counts = one_hot.sum({2, 3}).to(at::kFloat);  // (N, K)
+  require(!(valid & ((labels < 0) | (labels >= K))).any().item<bool>(), "train", "the labels of a size term",
+          "be class ids below " + std::to_string(K) + " or the ignore index",
+          [] { return "a value out of range"; });
+  const at::Tensor counts = at::zeros({N, K}, probabilities.options())
+                                .scatter_add_(1, at::where(valid, labels, at::zeros_like(labels)),
+                                              valid.to(probabilities.scalar_type()));
   const at::Tensor roi = batch.roi.to(probabilities.device());
   const at::Tensor area = roi.sum({1, 2}).unsqueeze(1);
   const at::Tensor present = counts > 0;
   const at::Tensor lower = at::where(present, at::maximum(counts, area * min_fraction), at::zeros_like(counts));
-  const at::Tensor upper =
-      at::where(present, at::full_like(counts, std::numeric_limits<float>::infinity()), at::zeros_like(counts));
+  const at::Tensor upper = at::full_like(counts, std::numeric_limits<float>::infinity());
   return losses::size_loss(probabilities, roi, lower, upper);
 }
 

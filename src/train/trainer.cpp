@@ -265,6 +265,9 @@ TrainResult train(const config::TrainConfig& c, const TrainerOptions& o) {
   lo.world_size = world;
   lo.augment = c.data.augment;
   lo.ignore_index = c.data.ignore_index;
+  for (const config::LossTermConfig& t : c.losses) {
+    lo.regulariser_inputs = lo.regulariser_inputs || t.type == "densecrf" || t.type == "ncut" || t.type == "size";
+  }
   data::TrainLoader loader(train_set, lo, start);
 
   std::unique_ptr<io::TensorBoardWriter> board;

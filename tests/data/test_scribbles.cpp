@@ -22,7 +22,7 @@ TEST(Scribbles, ParsesScribbleSupXmlAndDrawsThreeToFourPixelPolylines) {
                          "<size><width>40</width><height>30</height></size>\n"
                          "<polygon><tag>background</tag><point><X>2</X><Y>5</Y></point>"
                          "<point><X>30</X><Y>5</Y></point></polygon>\n"
-                         "<polygon><tag>TV/Monitor</tag><point><X>10</X><Y>0</Y></point>"
+                         "<polygon><tag> TV </tag><point><X>10</X><Y>0</Y></point>"
                          "<point><X>10</X><Y>99</Y></point></polygon>\n"
                          "</annotation>\n";
   const ScribbleAnnotation a = parse_scribblesup_xml(path);

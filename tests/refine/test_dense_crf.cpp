@@ -110,8 +110,13 @@ TEST(CliRefine, CrfRefinesSyntheticPredictionsEndToEnd) {
   EXPECT_NE(missing.output.find("boundseg refine crf: --probs-or-labels"), std::string::npos) << missing.output;
   const auto same = boundseg::run_cli("refine crf --quiet --images " + images.string() + " --probs-or-labels " +
                                       preds.string() + " --num-classes 34 --out " + preds.string());
-  EXPECT_EQ(same.exit_code, 1);
+  EXPECT_EQ(same.exit_code, 2);
   EXPECT_NE(same.output.find("inputs are never overwritten"), std::string::npos) << same.output;
+  const auto inside = boundseg::run_cli("refine crf --quiet --images " + images.string() + " --probs-or-labels " +
+                                        preds.string() + " --num-classes 34 --out " + (images / "refined").string());
+  EXPECT_EQ(inside.exit_code, 2);
+  EXPECT_NE(inside.output.find("must lie outside the input folder"), std::string::npos) << inside.output;
+  EXPECT_FALSE(fs::exists(images / "refined"));
 }
 
 }  // namespace

@@ -118,6 +118,10 @@ TEST_F(CliTrain, ScribblesWithPartialCrossEntropyAndTheRegularisersTrain) {
                     dir("scribbles").string())
                 .exit_code,
             0);
+  const CliRun inside = run_cli("scribbles generate --quiet --labels " + (root_->path() / "lab").string() +
+                                " --out " + (root_->path() / "lab" / "weak").string());
+  EXPECT_EQ(inside.exit_code, 2);
+  EXPECT_NE(inside.output.find("inputs are never overwritten"), std::string::npos) << inside.output;
   const std::string weak =
       "--set data.train.scribbles=" + dir("scribbles").string() +
       " --set 'losses=[{type: pce}, {type: densecrf, weight: 1.0e-6, gradient: exact}, {type: ncut, weight: 0.1}, "

@@ -89,8 +89,8 @@ struct LossTermConfig {
   std::string gradient = "reference", lattice = "clean";
   /// pce: divide once more by the batch size (rloss' PyTorch normalisation).
   bool batch_average = false;
-  /// size: a class present in the image's labels must cover at least this share of its ROI (and at least its
-  /// labelled pixels); a class absent from them must cover none.
+  /// size: a class labelled in the crop must cover at least this share of its ROI (and at least its labelled
+  /// pixels); unlabelled classes are unconstrained.
   double size_min_fraction = 0.01;
 };
 

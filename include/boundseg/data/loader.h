@@ -27,6 +27,8 @@ struct LoaderOptions {
   int64_t rank = 0, world_size = 1;
   AugmentOptions augment;
   int64_t ignore_index = 255;
+  /// Also fill Batch::rgb and Batch::roi (the DenseCRF-type losses need them).
+  bool regulariser_inputs = false;
 };
 
 struct Batch {
@@ -35,8 +37,8 @@ struct Batch {
   at::Tensor images;
   /// (B, crop_h, crop_w) int64 train ids, ignore_index where unlabelled or padded.
   at::Tensor labels;
-  /// The augmented images as float (B, 3, crop_h, crop_w) RGB 0..255 and the float (B, crop_h, crop_w) ROI (0 on
-  /// padding), what the DenseCRF-type losses need.
+  /// With LoaderOptions::regulariser_inputs: the augmented images as float (B, 3, crop_h, crop_w) RGB 0..255 and
+  /// the float (B, crop_h, crop_w) ROI (0 on padding), what the DenseCRF-type losses need; else undefined.
   at::Tensor rgb, roi;
   std::vector<std::string> names;
 };

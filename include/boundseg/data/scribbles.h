@@ -51,7 +51,8 @@ struct ScribbleGenerationOptions {
 };
 
 /// Skeleton-like strokes from dense train-id labels (CV_8U): the approximate medial axis of each connected region of
-/// each class (distance-transform ridges at least `margin` + 1 px and half the region's depth deep), drawn `width` px wide inside the region;
+/// each class (distance-transform ridges deep enough that the `width`-px stroke keeps `margin` px from the region's
+/// boundary, and at least half the region's depth), drawn inside the region;
 /// everything else is ignore_index. Deterministic. Typically labels a few percent of the pixels.
 cv::Mat scribbles_from_labels(const cv::Mat& labels, const ScribbleGenerationOptions& options = {});
 

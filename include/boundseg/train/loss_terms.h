@@ -19,7 +19,7 @@ namespace boundseg::train {
 
 /// Loss names a config may use: ce (class-weighted cross entropy), ohem_ce (OHEM cross entropy, hrnet_ocr.md §4),
 /// and the weak-supervision terms of rloss.md: pce (partial cross entropy on scribbles), densecrf (DenseCRF loss),
-/// ncut (normalized cut), size (size constraint from the classes present in the labels).
+/// ncut (normalized cut), size (lower size bounds for the classes labelled in the crop).
 std::vector<std::string> registered_losses();
 
 /// Σ weight_i · loss_i(outputs[output_i], target).

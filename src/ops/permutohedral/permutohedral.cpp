@@ -367,6 +367,8 @@ at::Tensor bilateral_features(const at::Tensor& image, double sigma_rgb, double 
   TORCH_CHECK_VALUE(image.defined() && image.dim() == 3 && image.size(0) >= 1,
                     "boundseg bilateral_features: 'image' must be a 3-D (C, H, W) tensor, but got ",
                     detail::describe_or_undefined(image), ".");
+  TORCH_CHECK(image.device().is_cpu(), "boundseg bilateral_features: 'image' must be a CPU tensor, but got one on ",
+              image.device(), ".");
   TORCH_CHECK_VALUE(sigma_rgb > 0 && sigma_xy > 0 && std::isfinite(sigma_rgb) && std::isfinite(sigma_xy),
                     "boundseg bilateral_features: sigma_rgb and sigma_xy must be positive and finite, but got ",
                     sigma_rgb, " and ", sigma_xy, ".");
@@ -411,7 +413,8 @@ std::pair<at::Tensor, at::Tensor> filter_images(const at::Tensor& image, const a
                     "boundseg bilateral_filter: 'values' must have the image's batch size and H x W, but got ",
                     detail::describe(values), " for ", detail::describe(image), ".");
   TORCH_CHECK(images.device().is_cpu() && maps.device().is_cpu(),
-              "boundseg bilateral_filter: 'image' and 'values' must be CPU tensors, but got ", image.device(), ".");
+              "boundseg bilateral_filter: 'image' and 'values' must be CPU tensors, but got ", image.device(), " and ",
+              values.device(), ".");
   const int64_t N = maps.size(0), K = maps.size(1);
   at::Tensor forward = want_forward ? at::empty_like(maps) : at::Tensor();
   at::Tensor transposed = want_transposed ? at::empty_like(maps) : at::Tensor();
