@@ -3,8 +3,13 @@
 
 #include <ATen/ATen.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstring>
+#include <limits>
+#include <vector>
 
+#include "core/simd_clones.h"
 #include "ops/check_tensor.h"
 
 namespace boundseg::refine {
@@ -20,6 +25,60 @@ DenseCrfOptions DenseCrfOptions::deeplab_voc() {
       .bilateral_sigma_rgb(3)
       .bilateral_weight(4);
 }
+
+namespace {
+
+// exp(x) for the softmax's x <= 0: Cephes' expf (range reduction by ln 2, degree-6 polynomial, 2^n by exponent
+// bits), relative error about 1e-7. Plain float arithmetic, so the loop calling it vectorises.
+inline float exp_nonpositive(float x) {
+  x = x < -87.0f ? -87.0f : x;
+  const float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;  // round(x / ln 2), half to even
+  x = x - n * 0.693359375f + n * 2.12194440e-4f;
+  float y = 1.9875691500e-4f;
+  y = y * x + 1.3981999507e-3f;
+  y = y * x + 8.3334519073e-3f;
+  y = y * x + 4.1665795894e-2f;
+  y = y * x + 1.6666665459e-1f;
+  y = y * x + 5.0000001201e-1f;
+  y = y * x * x + x + 1.0f;
+  const int32_t bits = (static_cast<int32_t>(n) + 127) << 23;
+  return y * __builtin_bit_cast(float, bits);
+}
+
+// The per-pixel state of one mean-field iteration, point-major (P, K) arrays.
+struct MeanFieldStep {
+  int64_t K;
+  const float *log_unary, *norm_g, *norm_b;  // −U; the kernels' (A·1)^(-1/2)
+  float weight_g, weight_b;
+  const float *fg, *fb;  // A_g(n_g ∘ Q), A_b(n_b ∘ Q)
+  float *q, *qg, *qb;    // Q, and n_g ∘ Q, n_b ∘ Q for the next filterings
+};
+
+// Q ← softmax(−U + w_g n_g ∘ fg + w_b n_b ∘ fb) for pixels [p0, p1), and the next filterings' inputs.
+BOUNDSEG_SIMD_CLONES void mean_field_update(const MeanFieldStep& s, int64_t p0, int64_t p1) {
+  const int64_t K = s.K;
+  std::vector<float> z(K);
+  for (int64_t p = p0; p < p1; ++p) {
+    const float sg = s.weight_g * s.norm_g[p], sb = s.weight_b * s.norm_b[p];
+    const int64_t o = p * K;
+    for (int64_t k = 0; k < K; ++k) z[k] = s.log_unary[o + k] + sg * s.fg[o + k] + sb * s.fb[o + k];
+    float top = -std::numeric_limits<float>::infinity();
+    for (int64_t k = 0; k < K; ++k) top = std::max(top, z[k]);
+    // (No reduction in this loop, so that it vectorises without reassociating float sums.)
+    for (int64_t k = 0; k < K; ++k) z[k] = exp_nonpositive(z[k] - top);
+    float sum = 0.0f;
+    for (int64_t k = 0; k < K; ++k) sum += z[k];
+    const float inv = 1.0f / sum;
+    for (int64_t k = 0; k < K; ++k) {
+      const float qk = z[k] * inv;
+      s.q[o + k] = qk;
+      s.qg[o + k] = qk * s.norm_g[p];
+      s.qb[o + k] = qk * s.norm_b[p];
+    }
+  }
+}
+
+}  // namespace
 
 at::Tensor dense_crf(const at::Tensor& image, const at::Tensor& probabilities, const DenseCrfOptions& options) {
   TORCH_CHECK_VALUE(image.defined() && image.dim() == 3 && image.size(0) == 3,
@@ -58,37 +117,28 @@ at::Tensor dense_crf(const at::Tensor& image, const at::Tensor& probabilities, c
   const at::Tensor ones = at::ones({P, 1}, at::kFloat);
   const at::Tensor ng = at::rsqrt(smoothness.filter(ones) + 1e-20), nb = at::rsqrt(appearance.filter(ones) + 1e-20);
 
-  // Point-major (P, K) throughout: the lattice filters all classes of a pixel together. Each iteration is two
-  // fused passes (scale for both kernels; unary + both messages) around the two filterings, then the softmax.
+  // Point-major (P, K) throughout: the lattice filters all classes of a pixel together. An iteration is the two
+  // filterings and one fused pass per pixel (unary + messages, softmax, inputs of the next filterings).
   const at::Tensor log_unary =
       at::log(probabilities.to(at::kFloat).clamp_min(1e-8)).reshape({K, P}).t().contiguous();
   at::Tensor q = probabilities.to(at::kFloat).reshape({K, P}).t().contiguous();
-  at::Tensor qg = at::empty_like(q), qb = at::empty_like(q), fg = at::empty_like(q), fb = at::empty_like(q),
-             logits = at::empty_like(q);
-  const float *ngp = ng.data_ptr<float>(), *nbp = nb.data_ptr<float>(), *lu = log_unary.data_ptr<float>();
-  const float wg = static_cast<float>(options.gaussian_weight()), wb = static_cast<float>(options.bilateral_weight());
+  const at::Tensor qg = q * ng, qb = q * nb;
+  at::Tensor fg = at::empty_like(q), fb = at::empty_like(q);
+  MeanFieldStep step{K,
+                     log_unary.data_ptr<float>(),
+                     ng.data_ptr<float>(),
+                     nb.data_ptr<float>(),
+                     static_cast<float>(options.gaussian_weight()),
+                     static_cast<float>(options.bilateral_weight()),
+                     fg.data_ptr<float>(),
+                     fb.data_ptr<float>(),
+                     q.data_ptr<float>(),
+                     qg.data_ptr<float>(),
+                     qb.data_ptr<float>()};
   for (int64_t it = 0; it < options.iterations(); ++it) {
-    const float* qp = q.data_ptr<float>();
-    float *qgp = qg.data_ptr<float>(), *qbp = qb.data_ptr<float>();
-    at::parallel_for(0, P, 1024, [&](int64_t p0, int64_t p1) {
-      for (int64_t p = p0; p < p1; ++p) {
-        for (int64_t k = 0; k < K; ++k) {
-          qgp[p * K + k] = qp[p * K + k] * ngp[p];
-          qbp[p * K + k] = qp[p * K + k] * nbp[p];
-        }
-      }
-    });
-    smoothness.filter(qgp, fg.data_ptr<float>(), K);
-    appearance.filter(qbp, fb.data_ptr<float>(), K);
-    const float *fgp = fg.data_ptr<float>(), *fbp = fb.data_ptr<float>();
-    float* zp = logits.data_ptr<float>();
-    at::parallel_for(0, P, 1024, [&](int64_t p0, int64_t p1) {
-      for (int64_t p = p0; p < p1; ++p) {
-        const float sg = wg * ngp[p], sb = wb * nbp[p];
-        for (int64_t k = 0; k < K; ++k) zp[p * K + k] = lu[p * K + k] + sg * fgp[p * K + k] + sb * fbp[p * K + k];
-      }
-    });
-    q = at::softmax(logits, 1);
+    smoothness.filter(step.qg, fg.data_ptr<float>(), K);
+    appearance.filter(step.qb, fb.data_ptr<float>(), K);
+    at::parallel_for(0, P, 1024, [&](int64_t p0, int64_t p1) { mean_field_update(step, p0, p1); });
   }
   return q.t().reshape({K, H, W}).contiguous();
 }
