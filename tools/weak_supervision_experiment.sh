@@ -27,3 +27,27 @@ name = {"full": "dense labels, CE (300 it.)", "pce": "scribbles, pCE (300 it.)",
 print(f"| {name} | {100 * last['val/mIoU']:.1f} | {100 * last['val/bIoU']:.1f} |")
 PY
 done
+# The picture: one val scene, predictions of dense CE, the pCE control and pCE + DenseCRF side by side.
+scene=$(find boundseg-synth/leftImg8bit/val -name '*.png' | sort | head -1)
+for arm in full pce_phase2 pce_densecrf; do
+  "$boundseg" infer --model "work_dirs/$arm/model.json" --weights "work_dirs/$arm/model.safetensors" \
+    --images "$scene" --out "work_dirs/$arm/picture" --format color --quiet
+done
+/usr/bin/python3 - "$scene" <<'PY'
+import sys
+from pathlib import Path
+import cv2
+import numpy as np
+scene = Path(sys.argv[1])
+tiles = [("image", cv2.imread(str(scene)))]
+for arm, title in [("full", "dense labels, CE"), ("pce_phase2", "scribbles, pCE"),
+                   ("pce_densecrf", "scribbles, pCE + DenseCRF")]:
+    tiles.append((title, cv2.imread(f"work_dirs/{arm}/picture/{scene.stem}.png")))
+row = []
+for title, tile in tiles:
+    tile = tile.copy()
+    cv2.putText(tile, title, (8, 22), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (255, 255, 255), 2, cv2.LINE_AA)
+    row.append(tile)
+cv2.imwrite("weak_supervision.png", np.vstack([np.hstack(row[:2]), np.hstack(row[2:])]))
+print("wrote weak_supervision.png")
+PY
