@@ -51,10 +51,12 @@ struct MeanFieldStep {
   const float *log_unary, *norm_g, *norm_b;  // −U; the kernels' (A·1)^(-1/2)
   float weight_g, weight_b;
   const float *fg, *fb;  // A_g(n_g ∘ Q), A_b(n_b ∘ Q)
-  float *q, *qg, *qb;    // Q, and n_g ∘ Q, n_b ∘ Q for the next filterings
+  float *q, *qg, *qb;    // Q (written only when `last`: memory traffic bounds the loop), n_g ∘ Q, n_b ∘ Q
+  bool last;
 };
 
-// Q ← softmax(−U + w_g n_g ∘ fg + w_b n_b ∘ fb) for pixels [p0, p1), and the next filterings' inputs.
+// Q ← softmax(−U + w_g n_g ∘ fg + w_b n_b ∘ fb) for pixels [p0, p1): the next filterings' inputs n ∘ Q, or Q itself
+// after the last iteration.
 BOUNDSEG_SIMD_CLONES void mean_field_update(const MeanFieldStep& s, int64_t p0, int64_t p1) {
   const int64_t K = s.K;
   std::vector<float> z(K);
@@ -69,9 +71,12 @@ BOUNDSEG_SIMD_CLONES void mean_field_update(const MeanFieldStep& s, int64_t p0, 
     float sum = 0.0f;
     for (int64_t k = 0; k < K; ++k) sum += z[k];
     const float inv = 1.0f / sum;
+    if (s.last) {
+      for (int64_t k = 0; k < K; ++k) s.q[o + k] = z[k] * inv;
+      continue;
+    }
     for (int64_t k = 0; k < K; ++k) {
       const float qk = z[k] * inv;
-      s.q[o + k] = qk;
       s.qg[o + k] = qk * s.norm_g[p];
       s.qb[o + k] = qk * s.norm_b[p];
     }
@@ -134,8 +139,10 @@ at::Tensor dense_crf(const at::Tensor& image, const at::Tensor& probabilities, c
                      fb.data_ptr<float>(),
                      q.data_ptr<float>(),
                      qg.data_ptr<float>(),
-                     qb.data_ptr<float>()};
+                     qb.data_ptr<float>(),
+                     false};
   for (int64_t it = 0; it < options.iterations(); ++it) {
+    step.last = it + 1 == options.iterations();
     smoothness.filter(step.qg, fg.data_ptr<float>(), K);
     appearance.filter(step.qb, fb.data_ptr<float>(), K);
     at::parallel_for(0, P, 1024, [&](int64_t p0, int64_t p1) { mean_field_update(step, p0, p1); });
