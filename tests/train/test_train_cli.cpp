@@ -99,12 +99,13 @@ TEST_F(CliTrain, TwoProcessesMatchOneProcessWithTheDoubledBatch) {
   r = run_cli(train("half", plain + "--set data.batch_size=2"));  // what a process alone would do with its half
   ASSERT_EQ(r.exit_code, 0) << r.output;
 
-  // Float sums in another order (BN statistics, gradient all-reduce) are the only difference: after 3 SGD steps at
-  // lr 1e-4 every weight and BN buffer agrees to 5e-6 (seen: 3.6e-7), while the half batch alone lands > 1e-3 away.
+  // Float sums in another order (BN statistics, gradient all-reduce, BLAS blocking that depends on the batch size)
+  // are the only difference: after 3 SGD steps at lr 1e-4 the doubled batch is matched a thousand times more
+  // closely than by the half batch alone (seen: 3.6e-7 with the reference BLAS, 4.3e-5 with OpenBLAS, against 0.13).
   const double ddp = max_difference(dir("single") / "model.safetensors", dir("ddp") / "model.safetensors");
   const double half = max_difference(dir("single") / "model.safetensors", dir("half") / "model.safetensors");
-  EXPECT_LT(ddp, 5e-6);
   EXPECT_GT(half, 1e-3);
+  EXPECT_LT(ddp, 1e-3 * half);
   std::printf("max |difference| to one process with batch 4: 2 x 2 processes %.3g, one process with batch 2 %.3g\n", ddp, half);
   // Only rank 0 writes: one event file, one log with one record per iteration.
   EXPECT_EQ(read_jsonl(dir("ddp") / "metrics.jsonl").size(), 3u);
