@@ -6,6 +6,7 @@
 
 #include "boundseg/data/synthetic.h"
 #include "boundseg/io/png.h"
+#include "boundseg/io/safetensors.h"
 #include "boundseg/refine/dense_crf.h"
 #include "support/cli.h"
 #include "support/golden.h"
@@ -99,6 +100,28 @@ TEST(CliRefine, CrfRefinesSyntheticPredictionsEndToEnd) {
     ++checked;
   }
   EXPECT_EQ(checked, 2);
+
+  // Softmax probabilities as <stem>.safetensors: a confident, correct unary survives the CRF unchanged.
+  const fs::path probs_dir = tmp.path() / "probs", image_dir = tmp.path() / "one";
+  fs::create_directories(probs_dir);
+  fs::create_directories(image_dir);
+  const auto scene = boundseg::data::make_synthetic_scene(9, 64, 96);
+  boundseg::io::write_png(image_dir / "scene.png", scene.image);
+  const at::Tensor truth = at::from_blob(scene.label_ids.data, {64, 96}, at::kByte).to(at::kLong);
+  const at::Tensor probs = boundseg::refine::probabilities_from_labels(truth, 34, 0.99);
+  boundseg::io::write_safetensors(probs_dir / "scene.safetensors", {{"probs", probs}});
+  const auto from_probs = boundseg::run_cli("refine crf --quiet --images " + image_dir.string() +
+                                            " --probs-or-labels " + probs_dir.string() + " --out " +
+                                            (tmp.path() / "from_probs").string());
+  ASSERT_EQ(from_probs.exit_code, 0) << from_probs.output;
+  const cv::Mat refined = boundseg::io::read_label_png(tmp.path() / "from_probs" / "scene.png");
+  EXPECT_LT(boundseg::testing::count_mismatches(refined, scene.label_ids), int64_t(refined.total() / 50));
+  // Probabilities that do not sum to 1 are refused with the file named.
+  boundseg::io::write_safetensors(probs_dir / "scene.safetensors", {{"probs", probs * 2}});
+  const auto bad = boundseg::run_cli("refine crf --quiet --images " + image_dir.string() + " --probs-or-labels " +
+                                     probs_dir.string() + " --out " + (tmp.path() / "bad").string());
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_NE(bad.output.find("scene.safetensors must hold softmax probabilities"), std::string::npos) << bad.output;
   // Bad input: label maps need --num-classes (usage, 2); a missing input names the file (1); inputs are kept.
   EXPECT_EQ(boundseg::run_cli("refine crf --quiet --images " + images.string() + " --probs-or-labels " +
                               preds.string() + " --out " + (tmp.path() / "x").string())
