@@ -183,20 +183,105 @@ std::string str(const T& v) {
   return s.str();
 }
 
+// One key list per section, shared by the reader (load_train_config) and the writer (to_yaml): visit(key, field)
+// for every scalar key, in file order. X is the struct, const or not.
+template <typename X, typename Visit>
+void dataset_keys(X& d, Visit&& visit) {
+  visit("type", d.type);
+  visit("root", d.root);
+  visit("split", d.split);
+  visit("labels", d.labels);
+  visit("reduce_zero_label", d.reduce_zero_label);
+  visit("sbd_augmented", d.sbd_augmented);
+  visit("image_dir", d.image_dir);
+  visit("label_dir", d.label_dir);
+  visit("image_suffix", d.image_suffix);
+  visit("label_suffix", d.label_suffix);
+  visit("limit", d.limit);
+  visit("scribbles", d.scribbles);
+}
+template <typename X, typename Visit>
+void model_keys(X& m, Visit&& visit) {
+  visit("arch", m.arch);
+  visit("weights", m.weights);
+  visit("allow_partial", m.allow_partial);
+  visit("sync_bn", m.sync_bn);
+  visit("dropout", m.dropout);
+}
+template <typename X, typename Visit>
+void data_keys(X& d, Visit&& visit) {  // the scalars of `data`; train, val and augment are sections of their own
+  visit("num_classes", d.num_classes);
+  visit("ignore_index", d.ignore_index);
+  visit("batch_size", d.batch_size);
+  visit("workers", d.workers);
+  visit("prefetch", d.prefetch);
+}
+template <typename X, typename Visit>
+void augment_keys(X& g, Visit&& visit) {
+  visit("scale_min", g.scale_min);
+  visit("scale_max", g.scale_max);
+  visit("aspect_min", g.aspect_min);
+  visit("aspect_max", g.aspect_max);
+  visit("crop_height", g.crop_height);
+  visit("crop_width", g.crop_width);
+  visit("cat_max_ratio", g.cat_max_ratio);
+  visit("flip_probability", g.flip_probability);
+  visit("photometric", g.photometric);
+}
+template <typename X, typename Visit>
+void optimizer_keys(X& p, Visit&& visit) {
+  visit("type", p.type);
+  visit("lr", p.lr);
+  visit("momentum", p.momentum);
+  visit("weight_decay", p.weight_decay);
+  visit("beta1", p.beta1);
+  visit("beta2", p.beta2);
+  visit("eps", p.eps);
+  visit("clip_grad_norm", p.clip_grad_norm);
+}
+template <typename X, typename Visit>
+void schedule_keys(X& s, Visit&& visit) {
+  visit("iters", s.iters);
+  visit("power", s.power);
+  visit("min_lr", s.min_lr);
+  visit("warmup_iters", s.warmup_iters);
+  visit("warmup_ratio", s.warmup_ratio);
+}
+template <typename X, typename Visit>
+void loss_term_keys(X& t, Visit&& visit) {  // class_weights is read and written on its own (it may be "cityscapes")
+  visit("type", t.type);
+  visit("output", t.output);
+  visit("weight", t.weight);
+  visit("ohem_thresh", t.ohem_thresh);
+  visit("ohem_min_kept", t.ohem_min_kept);
+  visit("sigma_rgb", t.sigma_rgb);
+  visit("sigma_xy", t.sigma_xy);
+  visit("scale_factor", t.scale_factor);
+  visit("gradient", t.gradient);
+  visit("lattice", t.lattice);
+  visit("batch_average", t.batch_average);
+  visit("size_min_fraction", t.size_min_fraction);
+}
+template <typename X, typename Visit>
+void run_keys(X& r, Visit&& visit) {
+  visit("seed", r.seed);
+  visit("log_interval", r.log_interval);
+  visit("val_interval", r.val_interval);
+  visit("checkpoint_interval", r.checkpoint_interval);
+  visit("keep_checkpoints", r.keep_checkpoints);
+  visit("bf16", r.bf16);
+  visit("val_boundary_ratio", r.val_boundary_ratio);
+  visit("val_images", r.val_images);
+}
+
+// The reading visitor of a section.
+auto reader(Section& s) {
+  return [&s](const char* key, auto& field) { s.read(key, field); };
+}
+
 DatasetConfig read_dataset(Section s) {
   DatasetConfig d;
-  s.read("type", d.type);
-  s.read("root", d.root);
-  s.read("split", d.split);
-  s.read("labels", d.labels);
-  s.read("reduce_zero_label", d.reduce_zero_label);
-  s.read("sbd_augmented", d.sbd_augmented);
-  s.read("image_dir", d.image_dir);
-  s.read("label_dir", d.label_dir);
-  s.read("image_suffix", d.image_suffix);
-  s.read("label_suffix", d.label_suffix);
-  s.read("limit", d.limit);
-  s.read("scribbles", d.scribbles);
+  dataset_keys(d, reader(s));
   s.finish();
   const std::vector<std::string> types = {"cityscapes", "ade20k", "voc", "folder"};
   check(std::count(types.begin(), types.end(), d.type) == 1, s.key_path("type"),
@@ -231,11 +316,7 @@ TrainConfig load_train_config(const fs::path& path, const std::vector<std::strin
   Section top(root, "");
   {
     Section m = top.child("model");
-    m.read("arch", c.model.arch);
-    m.read("weights", c.model.weights);
-    m.read("allow_partial", c.model.allow_partial);
-    m.read("sync_bn", c.model.sync_bn);
-    m.read("dropout", c.model.dropout);
+    model_keys(c.model, reader(m));
     m.finish();
     check(c.model.dropout == -1 || (c.model.dropout >= 0 && c.model.dropout < 1), "model.dropout",
           "be -1 (the architecture's) or in [0, 1)", str(c.model.dropout));
@@ -250,22 +331,10 @@ TrainConfig load_train_config(const fs::path& path, const std::vector<std::strin
     } else {
       d.child("val");
     }
-    d.read("num_classes", c.data.num_classes);
-    d.read("ignore_index", c.data.ignore_index);
-    d.read("batch_size", c.data.batch_size);
-    d.read("workers", c.data.workers);
-    d.read("prefetch", c.data.prefetch);
+    data_keys(c.data, reader(d));
     Section a = d.child("augment");
     data::AugmentOptions& g = c.data.augment;
-    a.read("scale_min", g.scale_min);
-    a.read("scale_max", g.scale_max);
-    a.read("aspect_min", g.aspect_min);
-    a.read("aspect_max", g.aspect_max);
-    a.read("crop_height", g.crop_height);
-    a.read("crop_width", g.crop_width);
-    a.read("cat_max_ratio", g.cat_max_ratio);
-    a.read("flip_probability", g.flip_probability);
-    a.read("photometric", g.photometric);
+    augment_keys(g, reader(a));
     a.finish();
     d.finish();
     check(c.data.num_classes >= 1 && c.data.num_classes <= 255, "data.num_classes", "be in [1, 255]",
@@ -289,14 +358,7 @@ TrainConfig load_train_config(const fs::path& path, const std::vector<std::strin
   {
     Section o = top.child("optimizer");
     OptimizerConfig& p = c.optimizer;
-    o.read("type", p.type);
-    o.read("lr", p.lr);
-    o.read("momentum", p.momentum);
-    o.read("weight_decay", p.weight_decay);
-    o.read("beta1", p.beta1);
-    o.read("beta2", p.beta2);
-    o.read("eps", p.eps);
-    o.read("clip_grad_norm", p.clip_grad_norm);
+    optimizer_keys(p, reader(o));
     o.finish();
     check(p.type == "sgd" || p.type == "adamw", "optimizer.type", "be sgd or adamw", "'" + p.type + "'");
     check(p.lr > 0, "optimizer.lr", "be > 0", str(p.lr));
@@ -308,11 +370,7 @@ TrainConfig load_train_config(const fs::path& path, const std::vector<std::strin
   }
   {
     Section s = top.child("schedule");
-    s.read("iters", c.schedule.iters);
-    s.read("power", c.schedule.power);
-    s.read("min_lr", c.schedule.min_lr);
-    s.read("warmup_iters", c.schedule.warmup_iters);
-    s.read("warmup_ratio", c.schedule.warmup_ratio);
+    schedule_keys(c.schedule, reader(s));
     s.finish();
     check(c.schedule.iters >= 1, "schedule.iters", "be >= 1", str(c.schedule.iters));
     check(c.schedule.warmup_iters >= 0 && c.schedule.warmup_iters < c.schedule.iters, "schedule.warmup_iters",
@@ -326,19 +384,8 @@ TrainConfig load_train_config(const fs::path& path, const std::vector<std::strin
     for (size_t i = 0; i < terms.size(); ++i) {
       Section s(terms[i], "losses[" + std::to_string(i) + "]");
       LossTermConfig t;
-      s.read("type", t.type);
-      s.read("output", t.output);
-      s.read("weight", t.weight);
+      loss_term_keys(t, reader(s));
       read_class_weights(s, t);
-      s.read("ohem_thresh", t.ohem_thresh);
-      s.read("ohem_min_kept", t.ohem_min_kept);
-      s.read("sigma_rgb", t.sigma_rgb);
-      s.read("sigma_xy", t.sigma_xy);
-      s.read("scale_factor", t.scale_factor);
-      s.read("gradient", t.gradient);
-      s.read("lattice", t.lattice);
-      s.read("batch_average", t.batch_average);
-      s.read("size_min_fraction", t.size_min_fraction);
       s.finish();
       check(t.sigma_rgb > 0 && t.sigma_xy > 0 && std::isfinite(t.sigma_rgb) && std::isfinite(t.sigma_xy),
             s.key_path("sigma_rgb") + " and sigma_xy", "be positive and finite",
@@ -366,14 +413,7 @@ TrainConfig load_train_config(const fs::path& path, const std::vector<std::strin
   {
     Section r = top.child("run");
     RunConfig& u = c.run;
-    r.read("seed", u.seed);
-    r.read("log_interval", u.log_interval);
-    r.read("val_interval", u.val_interval);
-    r.read("checkpoint_interval", u.checkpoint_interval);
-    r.read("keep_checkpoints", u.keep_checkpoints);
-    r.read("bf16", u.bf16);
-    r.read("val_boundary_ratio", u.val_boundary_ratio);
-    r.read("val_images", u.val_images);
+    run_keys(u, reader(r));
     r.finish();
     check(u.log_interval >= 1, "run.log_interval", "be >= 1", str(u.log_interval));
     check(u.val_interval >= 0, "run.val_interval", "be >= 0", str(u.val_interval));
@@ -388,67 +428,31 @@ TrainConfig load_train_config(const fs::path& path, const std::vector<std::strin
 
 std::string to_yaml(const TrainConfig& c) {
   YAML::Emitter e;
-  e << YAML::BeginMap;
-  e << YAML::Key << "model" << YAML::Value << YAML::BeginMap << YAML::Key << "arch" << YAML::Value << c.model.arch
-    << YAML::Key << "weights" << YAML::Value << c.model.weights << YAML::Key << "allow_partial" << YAML::Value
-    << c.model.allow_partial << YAML::Key << "sync_bn" << YAML::Value << c.model.sync_bn << YAML::Key << "dropout" << YAML::Value
-    << c.model.dropout << YAML::EndMap;
-  auto dataset = [&](const DatasetConfig& d) {
-    e << YAML::BeginMap << YAML::Key << "type" << YAML::Value << d.type << YAML::Key << "root" << YAML::Value
-      << d.root << YAML::Key << "split" << YAML::Value << d.split << YAML::Key << "labels" << YAML::Value << d.labels
-      << YAML::Key << "reduce_zero_label" << YAML::Value << d.reduce_zero_label << YAML::Key << "sbd_augmented"
-      << YAML::Value << d.sbd_augmented << YAML::Key << "image_dir" << YAML::Value << d.image_dir << YAML::Key
-      << "label_dir" << YAML::Value << d.label_dir << YAML::Key << "image_suffix" << YAML::Value << d.image_suffix
-      << YAML::Key << "label_suffix" << YAML::Value << d.label_suffix << YAML::Key << "limit" << YAML::Value
-      << d.limit << YAML::Key << "scribbles" << YAML::Value << d.scribbles << YAML::EndMap;
+  const auto write = [&e](const char* key, const auto& value) { e << YAML::Key << key << YAML::Value << value; };
+  // A mapping under `key` holding the keys of one section.
+  const auto section = [&](const char* key, auto&& keys) {
+    e << YAML::Key << key << YAML::Value << YAML::BeginMap;
+    keys();
+    e << YAML::EndMap;
   };
-  const data::AugmentOptions& g = c.data.augment;
-  e << YAML::Key << "data" << YAML::Value << YAML::BeginMap << YAML::Key << "train" << YAML::Value;
-  dataset(c.data.train);
-  if (c.data.has_val) {
-    e << YAML::Key << "val" << YAML::Value;
-    dataset(c.data.val);
-  }
-  e << YAML::Key << "num_classes" << YAML::Value << c.data.num_classes << YAML::Key << "ignore_index" << YAML::Value
-    << c.data.ignore_index << YAML::Key << "batch_size" << YAML::Value << c.data.batch_size << YAML::Key << "workers"
-    << YAML::Value << c.data.workers << YAML::Key << "prefetch" << YAML::Value << c.data.prefetch;
-  e << YAML::Key << "augment" << YAML::Value << YAML::BeginMap << YAML::Key << "scale_min" << YAML::Value
-    << g.scale_min << YAML::Key << "scale_max" << YAML::Value << g.scale_max << YAML::Key << "aspect_min"
-    << YAML::Value << g.aspect_min << YAML::Key << "aspect_max" << YAML::Value << g.aspect_max << YAML::Key
-    << "crop_height" << YAML::Value << g.crop_height << YAML::Key << "crop_width" << YAML::Value << g.crop_width
-    << YAML::Key << "cat_max_ratio" << YAML::Value << g.cat_max_ratio << YAML::Key << "flip_probability"
-    << YAML::Value << g.flip_probability << YAML::Key << "photometric" << YAML::Value << g.photometric
-    << YAML::EndMap << YAML::EndMap;
-  const OptimizerConfig& p = c.optimizer;
-  e << YAML::Key << "optimizer" << YAML::Value << YAML::BeginMap << YAML::Key << "type" << YAML::Value << p.type
-    << YAML::Key << "lr" << YAML::Value << p.lr << YAML::Key << "momentum" << YAML::Value << p.momentum << YAML::Key
-    << "weight_decay" << YAML::Value << p.weight_decay << YAML::Key << "beta1" << YAML::Value << p.beta1 << YAML::Key
-    << "beta2" << YAML::Value << p.beta2 << YAML::Key << "eps" << YAML::Value << p.eps << YAML::Key
-    << "clip_grad_norm" << YAML::Value << p.clip_grad_norm << YAML::EndMap;
-  const ScheduleConfig& s = c.schedule;
-  e << YAML::Key << "schedule" << YAML::Value << YAML::BeginMap << YAML::Key << "iters" << YAML::Value << s.iters
-    << YAML::Key << "power" << YAML::Value << s.power << YAML::Key << "min_lr" << YAML::Value << s.min_lr
-    << YAML::Key << "warmup_iters" << YAML::Value << s.warmup_iters << YAML::Key << "warmup_ratio" << YAML::Value
-    << s.warmup_ratio << YAML::EndMap;
+  e << YAML::BeginMap;
+  section("model", [&] { model_keys(c.model, write); });
+  section("data", [&] {
+    section("train", [&] { dataset_keys(c.data.train, write); });
+    if (c.data.has_val) section("val", [&] { dataset_keys(c.data.val, write); });
+    data_keys(c.data, write);
+    section("augment", [&] { augment_keys(c.data.augment, write); });
+  });
+  section("optimizer", [&] { optimizer_keys(c.optimizer, write); });
+  section("schedule", [&] { schedule_keys(c.schedule, write); });
   e << YAML::Key << "losses" << YAML::Value << YAML::BeginSeq;
   for (const LossTermConfig& t : c.losses) {
-    e << YAML::BeginMap << YAML::Key << "type" << YAML::Value << t.type << YAML::Key << "output" << YAML::Value
-      << t.output << YAML::Key << "weight" << YAML::Value << t.weight << YAML::Key << "class_weights" << YAML::Value
-      << YAML::Flow << t.class_weights << YAML::Key << "ohem_thresh" << YAML::Value << t.ohem_thresh << YAML::Key
-      << "ohem_min_kept" << YAML::Value << t.ohem_min_kept << YAML::Key << "sigma_rgb" << YAML::Value << t.sigma_rgb
-      << YAML::Key << "sigma_xy" << YAML::Value << t.sigma_xy << YAML::Key << "scale_factor" << YAML::Value
-      << t.scale_factor << YAML::Key << "gradient" << YAML::Value << t.gradient << YAML::Key << "lattice"
-      << YAML::Value << t.lattice << YAML::Key << "batch_average" << YAML::Value << t.batch_average << YAML::Key
-      << "size_min_fraction" << YAML::Value << t.size_min_fraction << YAML::EndMap;
+    e << YAML::BeginMap;
+    loss_term_keys(t, write);
+    e << YAML::Key << "class_weights" << YAML::Value << YAML::Flow << t.class_weights << YAML::EndMap;
   }
   e << YAML::EndSeq;
-  const RunConfig& r = c.run;
-  e << YAML::Key << "run" << YAML::Value << YAML::BeginMap << YAML::Key << "seed" << YAML::Value << r.seed
-    << YAML::Key << "log_interval" << YAML::Value << r.log_interval << YAML::Key << "val_interval" << YAML::Value
-    << r.val_interval << YAML::Key << "checkpoint_interval" << YAML::Value << r.checkpoint_interval << YAML::Key
-    << "keep_checkpoints" << YAML::Value << r.keep_checkpoints << YAML::Key << "bf16" << YAML::Value << r.bf16
-    << YAML::Key << "val_boundary_ratio" << YAML::Value << r.val_boundary_ratio << YAML::Key << "val_images"
-    << YAML::Value << r.val_images << YAML::EndMap;
+  section("run", [&] { run_keys(c.run, write); });
   e << YAML::EndMap;
   return std::string(e.c_str()) + "\n";
 }
