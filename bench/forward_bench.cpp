@@ -37,7 +37,7 @@ double peak_rss_mb() {
 int main(int argc, char** argv) {
   std::string model = "hrnet_w18_ocr", export_path;
   int threads = 1, runs = 3, height = 512, width = 1024;
-  bool routing = true;
+  std::string routing = "auto";
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto next = [&] { return std::string(i + 1 < argc ? argv[++i] : ""); };
@@ -47,20 +47,23 @@ int main(int argc, char** argv) {
     else if (a == "--height") height = std::stoi(next());
     else if (a == "--width") width = std::stoi(next());
     else if (a == "--export") export_path = next();
-    else if (a == "--no-routing") routing = false;
+    else if (a == "--routing") routing = next();
     else {
       std::fprintf(stderr, "usage: %s [--model hrnet_w18_ocr|hrnet_w48_ocr] [--threads N] [--runs N] [--height H] "
-                   "[--width W] [--no-routing] [--export FILE.pt]\n", argv[0]);
+                   "[--width W] [--routing auto|always|never] [--export FILE.pt]\n", argv[0]);
       return 2;
     }
   }
   at::set_num_threads(threads);
-  boundseg::models::set_pointwise_onednn_routing(routing);
+  using boundseg::models::PointwiseRouting;
+  boundseg::models::set_pointwise_routing(routing == "always"  ? PointwiseRouting::kAlways
+                                          : routing == "never" ? PointwiseRouting::kNever
+                                                               : PointwiseRouting::kAuto);
   torch::manual_seed(0);
   // "hrnet_w48_ocr" -> backbone "hrnet48"
   boundseg::models::HrnetOcr net(boundseg::models::hrnet_ocr_options("hrnet" + model.substr(7, 2), 19));
   net->eval();
-  auto forward = [net](const at::Tensor& x) mutable { return std::get<1>(net->forward(x)); };
+  auto forward = [net](const at::Tensor& x) mutable { return net->predict(x); };
   const at::Tensor x = at::randn({1, 3, height, width});
   if (!export_path.empty()) {
     boundseg::models::export_torchscript(*net, forward, x, export_path, "HrnetOcr");
@@ -77,8 +80,10 @@ int main(int argc, char** argv) {
   }
   std::vector<double> sorted = seconds;
   std::sort(sorted.begin(), sorted.end());
-  std::printf("{\"impl\": \"boundseg C++%s\", \"model\": \"%s\", \"threads\": %d, \"median_s\": %.3f, \"runs_s\": [",
-              routing ? "" : " (LibTorch 1x1 path)", model.c_str(), threads, sorted[sorted.size() / 2]);
+  std::printf("{\"impl\": \"boundseg C++ (1x1 routing %s)\", \"optimized_blas\": %s, \"model\": \"%s\", "
+              "\"threads\": %d, \"median_s\": %.3f, \"runs_s\": [",
+              routing.c_str(), boundseg::models::optimized_blas_loaded() ? "true" : "false", model.c_str(), threads,
+              sorted[sorted.size() / 2]);
   for (size_t i = 0; i < seconds.size(); ++i) std::printf("%s%.3f", i ? ", " : "", seconds[i]);
   std::printf("], \"rss_before_mb\": %.0f, \"peak_rss_mb\": %.0f}\n", rss_before, peak_rss_mb());
   return 0;

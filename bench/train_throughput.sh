@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Training throughput of `boundseg train` (HRNet-W18 + OCR by default) on synthetic Cityscapes-style scenes:
 # median step time and images/s over the iterations after warm-up, and the share of step time spent waiting for
-# data, at 1 and 2 threads (THREADS="2" for one count). Usage:
+# data, at 1 and 2 threads (THREADS="2" for one count); beside each, the same network's training step in
+# python3-torch (`boundseg export --train` of the trained weights, bench/train_step_torchscript.py: same crop, batch,
+# threads, loss and optimizer; random data). Usage:
 # bench/train_throughput.sh [build-dir] [arch] [crop HxW] [batch] [iters]
 set -euo pipefail
 build="${1:-build}"; arch="${2:-hrnet_w18_ocr}"; crop="${3:-512x512}"; batch="${4:-2}"; iters="${5:-12}"
@@ -28,4 +30,10 @@ print(f"{sys.argv[3]} crop {sys.argv[4]} batch {sys.argv[5]}, {sys.argv[2]} thre
       f"median step {step:.3f} s, {int(sys.argv[5]) / step:.2f} images/s, data wait {100 * wait:.2f} % of the step "
       f"(median of {len(records)} iterations)")
 PY
+  if [ ! -f "$work/train.pt" ]; then
+    "$build/boundseg" export --train --quiet --model "$work/t$threads/model.json" \
+      --weights "$work/t$threads/model.safetensors" --example "$crop" --out "$work/train.pt"
+  fi
+  /usr/bin/python3 "$(dirname "$0")/train_step_torchscript.py" "$work/train.pt" "$arch" "$threads" "$((iters - 2))" 2 \
+    "$batch" "${crop%x*}" "${crop#*x}"
 done

@@ -17,7 +17,7 @@ struct ExportArgs {
   std::string model, weights, out, example = "512x1024";
   std::string naming = "auto";
   int64_t num_classes = 0;
-  bool quiet = false;
+  bool quiet = false, train = false;
 };
 
 int run_export(const ExportArgs& a) {
@@ -29,8 +29,16 @@ int run_export(const ExportArgs& a) {
   models::Network net = models::load_network(config, io::read_safetensors(a.weights).tensors);
   if (config.arch.rfind("bpr_", 0) == 0) h = w = models::bpr_input_size(config.arch);  // BPR runs at a fixed size
   const at::Tensor example = at::zeros({1, net.input_channels, h, w});
-  models::export_torchscript(*net.module, net.forward, example, a.out, net.type_name);
-  if (!a.quiet) {
+  if (a.train) {
+    models::export_torchscript_for_training(*net.module, net.forward_outputs, example, a.out, net.type_name);
+  } else {
+    models::export_torchscript(*net.module, net.forward, example, a.out, net.type_name);
+  }
+  if (a.quiet) return 0;
+  if (a.train) {
+    std::fprintf(stderr, "wrote %s (%s, training mode): torch.jit.load(path)(x) returns (aux, out) for OCR models\n",
+                 a.out.c_str(), config.arch.c_str());
+  } else {
     std::fprintf(stderr, "wrote %s (%s, %lld classes): torch.jit.load(path)(x), x = (N, %lld, H, W) float\n",
                  a.out.c_str(), config.arch.c_str(), static_cast<long long>(net.num_classes),
                  static_cast<long long>(net.input_channels));
@@ -56,6 +64,9 @@ Command add_export(CLI::App& app) {
   cmd->add_option("--naming", args->naming, "BN naming: abn, torch or auto")
       ->check(CLI::IsMember({"auto", "abn", "torch"}))
       ->capture_default_str();
+  cmd->add_flag("--train", args->train,
+                "Trace in training mode (batch statistics, dropout on; every output, e.g. (aux, out)) for training "
+                "in PyTorch");
   cmd->add_flag("--quiet", args->quiet, "No summary line");
   return {cmd, [args] { return run_export(*args); }};
 }

@@ -261,6 +261,7 @@ void loss_term_keys(X& t, Visit&& visit) {  // class_weights is read and written
   visit("lattice", t.lattice);
   visit("batch_average", t.batch_average);
   visit("size_min_fraction", t.size_min_fraction);
+  visit("boundary_ratio", t.boundary_ratio);
 }
 template <typename X, typename Visit>
 void run_keys(X& r, Visit&& visit) {
@@ -398,6 +399,15 @@ TrainConfig load_train_config(const fs::path& path, const std::vector<std::strin
             "'" + t.lattice + "'");
       check(t.size_min_fraction >= 0 && t.size_min_fraction <= 1, s.key_path("size_min_fraction"), "be in [0, 1]",
             str(t.size_min_fraction));
+      check(t.boundary_ratio > 0 && t.boundary_ratio < 1, s.key_path("boundary_ratio"), "be in (0, 1)",
+            str(t.boundary_ratio));
+      if (t.type == "boundary_ce") {
+        for (const LossTermConfig& other : c.losses) {
+          check(other.type != "boundary_ce" || other.boundary_ratio == t.boundary_ratio, s.key_path("boundary_ratio"),
+                "equal the other boundary_ce terms' (the loader makes one boundary map)",
+                str(t.boundary_ratio) + " after " + str(other.boundary_ratio));
+        }
+      }
       const auto names = train::registered_losses();
       std::string known;
       for (const auto& n : names) known += (known.empty() ? "" : ", ") + n;

@@ -7,6 +7,7 @@
 #include <numeric>
 
 #include "boundseg/core/error.h"
+#include "boundseg/ops/boundary.h"
 
 namespace boundseg::data {
 namespace {
@@ -59,6 +60,17 @@ std::vector<int64_t> TrainLoader::epoch_order(int64_t epoch) const {
   return order;
 }
 
+// CBL's GenerateBoundary: computed on the full-size label, before any resizing (cbl.md §6.3).
+cv::Mat TrainLoader::boundary_map(const cv::Mat& label) const {
+  ops::CblBoundaryOptions options;
+  options.dilation_ratio = options_.boundary_ratio;
+  options.ignore_index = uint8_t(options_.ignore_index);
+  const cv::Mat dense = label.isContinuous() ? label : label.clone();
+  const at::Tensor targets = ops::cbl_boundary_targets(
+      at::from_blob(const_cast<uint8_t*>(dense.ptr<uint8_t>()), {dense.rows, dense.cols}, at::kByte), options);
+  return cv::Mat(label.rows, label.cols, CV_8U, targets.contiguous().data_ptr<uint8_t>()).clone();
+}
+
 Batch TrainLoader::make_batch(int64_t index) const {
   const AugmentOptions& a = options_.augment;
   const int64_t b = options_.batch_size, w = options_.world_size;
@@ -70,6 +82,7 @@ Batch TrainLoader::make_batch(int64_t index) const {
     batch.rgb = at::empty({b, 3, a.crop_height, a.crop_width}, at::kFloat);
     batch.roi = at::empty({b, a.crop_height, a.crop_width}, at::kFloat);
   }
+  if (options_.boundary_ratio > 0) batch.boundary = at::empty({b, a.crop_height, a.crop_width}, at::kByte);
   const int64_t plane = a.crop_height * a.crop_width, n = dataset_.size();
   int64_t epoch = -1;
   std::vector<int64_t> order;  // the current epoch's permutation, made once per batch and epoch
@@ -78,12 +91,16 @@ Batch TrainLoader::make_batch(int64_t index) const {
     if (position / n != epoch) order = epoch_order(epoch = position / n);
     const int64_t sample = order[position % n];
     std::mt19937_64 rng(mix(mix(options_.seed) ^ uint64_t(position)));
-    const AugmentedPair pair =
-        augment(dataset_.read_image(sample), dataset_.read_label(sample), a, options_.ignore_index, rng);
+    const cv::Mat label = dataset_.read_label(sample);
+    const AugmentedPair pair = augment(dataset_.read_image(sample), label, a, options_.ignore_index, rng,
+                                       options_.boundary_ratio > 0 ? boundary_map(label) : cv::Mat());
     normalize_openseg_into(pair.image, batch.images.data_ptr<float>() + j * 3 * plane);
     if (options_.regulariser_inputs) {
       batch.rgb[j].copy_(rgb_float_tensor(pair.image));
       batch.roi[j].copy_(at::from_blob(pair.inside.data, {pair.inside.rows, pair.inside.cols}, at::kByte));
+    }
+    if (batch.boundary.defined()) {
+      batch.boundary[j].copy_(at::from_blob(pair.boundary.data, {pair.boundary.rows, pair.boundary.cols}, at::kByte));
     }
     int64_t* labels = batch.labels.data_ptr<int64_t>() + j * plane;
     for (int y = 0; y < pair.label.rows; ++y) {

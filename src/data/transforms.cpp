@@ -77,18 +77,22 @@ void photometric_distortion(cv::Mat& image, std::mt19937_64& rng) {
 }  // namespace
 
 AugmentedPair augment(const cv::Mat& image, const cv::Mat& label, const AugmentOptions& o, int64_t ignore_index,
-                      std::mt19937_64& rng) {
+                      std::mt19937_64& rng, const cv::Mat& boundary) {
   require(image.type() == CV_8UC3 && label.type() == CV_8U && image.size() == label.size(), "augment",
           "the image and label", "be CV_8UC3 and CV_8U of one size", [&] {
             return std::to_string(image.cols) + "x" + std::to_string(image.rows) + " and " +
                    std::to_string(label.cols) + "x" + std::to_string(label.rows);
           });
+  require(boundary.empty() || (boundary.type() == CV_8U && boundary.size() == label.size()), "augment",
+          "the boundary map", "be CV_8U of the label's size",
+          [&] { return std::to_string(boundary.cols) + "x" + std::to_string(boundary.rows); });
   // 1. random resize (openseg: w *= sqrt(a) s, h *= s / sqrt(a), truncated).
   const double s = uniform(rng, o.scale_min, o.scale_max), a = uniform(rng, o.aspect_min, o.aspect_max);
   const int w = std::max(1, int(image.cols * s * std::sqrt(a))), h = std::max(1, int(image.rows * s / std::sqrt(a)));
   AugmentedPair out;
   cv::resize(image, out.image, cv::Size(w, h), 0, 0, cv::INTER_CUBIC);
   cv::resize(label, out.label, cv::Size(w, h), 0, 0, cv::INTER_NEAREST);
+  if (!boundary.empty()) cv::resize(boundary, out.boundary, cv::Size(w, h), 0, 0, cv::INTER_NEAREST);
   out.inside = cv::Mat(h, w, CV_8U, cv::Scalar(1));
 
   // 2. pad to at least the crop, then crop (re-drawn while one class dominates, mmseg: 10 tries).
@@ -100,6 +104,10 @@ AugmentedPair augment(const cv::Mat& image, const cv::Mat& label, const AugmentO
                        cv::Scalar::all(double(ignore_index)));
     cv::copyMakeBorder(out.inside, out.inside, 0, std::max(0, ch - h), 0, std::max(0, cw - w), cv::BORDER_CONSTANT,
                        cv::Scalar::all(0));
+    if (!out.boundary.empty()) {
+      cv::copyMakeBorder(out.boundary, out.boundary, 0, std::max(0, ch - h), 0, std::max(0, cw - w),
+                         cv::BORDER_CONSTANT, cv::Scalar::all(double(ignore_index)));
+    }
   }
   auto draw_crop = [&] {
     const int y = std::uniform_int_distribution<int>(0, out.image.rows - ch)(rng);
@@ -117,12 +125,14 @@ AugmentedPair augment(const cv::Mat& image, const cv::Mat& label, const AugmentO
   out.image = out.image(crop).clone();
   out.label = out.label(crop).clone();
   out.inside = out.inside(crop).clone();
+  if (!out.boundary.empty()) out.boundary = out.boundary(crop).clone();
 
   // 3. flip, 4. photometric distortion.
   if (coin(rng, o.flip_probability)) {
     cv::flip(out.image, out.image, 1);
     cv::flip(out.label, out.label, 1);
     cv::flip(out.inside, out.inside, 1);
+    if (!out.boundary.empty()) cv::flip(out.boundary, out.boundary, 1);
   }
   if (o.photometric) photometric_distortion(out.image, rng);
   return out;

@@ -5,18 +5,35 @@
 #include <torch/csrc/autograd/grad_mode.h>
 #include <torch/csrc/jit/frontend/tracer.h>
 
+#include <dlfcn.h>
+
 #include <atomic>
 
 namespace boundseg::models {
 namespace {
 
-std::atomic<bool> routing_enabled{true};
+std::atomic<PointwiseRouting> routing{PointwiseRouting::kAuto};
 
 bool all_equal(const torch::ExpandingArray<2>& values, int64_t v) { return (*values)[0] == v && (*values)[1] == v; }
 
 }  // namespace
 
-void set_pointwise_onednn_routing(bool enabled) { routing_enabled = enabled; }
+void set_pointwise_routing(PointwiseRouting value) { routing = value; }
+
+bool optimized_blas_loaded() {
+  static const bool loaded = [] {
+    // Look in libblas.so.3 itself (LibTorch's dependency; already loaded, so RTLD_NOLOAD finds it even when torch was
+    // loaded with RTLD_LOCAL, as in Python) and in the global scope.
+    void* blas = dlopen("libblas.so.3", RTLD_LAZY | RTLD_NOLOAD);
+    bool found = false;
+    for (const char* symbol : {"openblas_get_config", "MKL_Get_Version", "bli_info_get_version_str"}) {
+      found = found || (blas && dlsym(blas, symbol)) || dlsym(RTLD_DEFAULT, symbol);
+    }
+    if (blas) dlclose(blas);
+    return found;
+  }();
+  return loaded;
+}
 
 bool routes_pointwise_to_onednn(const torch::nn::Conv2dImpl& conv, const at::Tensor& input) {
   const auto& o = conv.options;
@@ -25,7 +42,9 @@ bool routes_pointwise_to_onednn(const torch::nn::Conv2dImpl& conv, const at::Ten
                          padding != nullptr && all_equal(*padding, 0) && all_equal(o.dilation(), 1) &&
                          o.groups() == 1 && !o.transposed();
   // LibTorch itself picks oneDNN for 1x1 convolutions with several threads or a batch of 16 and more.
-  return routing_enabled && pointwise && at::hasMKLDNN() && at::globalContext().userEnabledMkldnn() && at::get_num_threads() == 1 &&
+  const PointwiseRouting mode = routing;
+  const bool wanted = mode == PointwiseRouting::kAlways || (mode == PointwiseRouting::kAuto && !optimized_blas_loaded());
+  return wanted && pointwise && at::hasMKLDNN() && at::globalContext().userEnabledMkldnn() && at::get_num_threads() == 1 &&
          input.dim() == 4 && input.size(0) < 16 && input.device().is_cpu() && input.scalar_type() == at::kFloat &&
          !at::GradMode::is_enabled() && !torch::jit::tracer::isTracing();
 }

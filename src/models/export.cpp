@@ -8,6 +8,8 @@
 #include <torch/utils.h>
 
 #include <sstream>
+#include <utility>
+#include <vector>
 
 #include "boundseg/core/error.h"
 #include "boundseg/io/atomic_file.h"
@@ -41,19 +43,22 @@ torch::jit::Module mirror(const torch::nn::Module& module, const std::string& ty
   return out;
 }
 
-}  // namespace
-
-void export_torchscript(torch::nn::Module& module, const std::function<at::Tensor(const at::Tensor&)>& forward,
-                        const at::Tensor& example, const std::filesystem::path& path, const std::string& type_name) {
+// Traces `traced` on `example` with `module` in train or eval mode and saves the TorchScript module atomically.
+void trace_and_save(torch::nn::Module& module, const std::function<c10::IValue(const at::Tensor&)>& traced,
+                    const at::Tensor& example, const std::filesystem::path& path, const std::string& type_name,
+                    bool training) {
   require(example.defined() && example.dim() == 4, "export", "the example input", "be a (N, C, H, W) tensor",
           [&] { return example.defined() ? std::to_string(example.dim()) + "-D" : std::string("undefined"); });
   const bool was_training = module.is_training();
-  module.eval();
-  torch::NoGradGuard no_grad;
+  module.train(training);
+  // A training-mode trace runs batch norm on the example, which moves the running statistics: keep the originals.
+  std::vector<std::pair<at::Tensor, at::Tensor>> buffers;
+  for (const at::Tensor& b : module.buffers()) buffers.emplace_back(b, b.clone());
+  torch::AutoGradMode grad_mode(training);
   torch::jit::Module scripted = mirror(module, type_name, std::make_shared<torch::jit::CompilationUnit>());
 
   namespace tracer = torch::jit::tracer;
-  auto traced_fn = [&](torch::jit::Stack inputs) -> torch::jit::Stack { return {forward(inputs.at(0).toTensor())}; };
+  auto traced_fn = [&](torch::jit::Stack inputs) -> torch::jit::Stack { return {traced(inputs.at(0).toTensor())}; };
   auto name_of = [](const at::Tensor&) { return std::string(); };
   auto [state, outputs] = tracer::trace({example}, traced_fn, name_of, /*strict=*/true,
                                         /*force_outplace=*/false, &scripted, {"x"});
@@ -62,11 +67,38 @@ void export_torchscript(torch::nn::Module& module, const std::function<at::Tenso
   auto method = scripted._ivalue()->compilation_unit()->create_function(
       c10::QualifiedName(*scripted.type()->name(), "forward"), graph);
   scripted.type()->addMethod(method);
+  {
+    torch::NoGradGuard no_grad;
+    for (auto& [buffer, original] : buffers) buffer.copy_(original);
+  }
   module.train(was_training);
 
   std::ostringstream bytes;
   scripted.save(bytes);
   io::write_file_atomic(path, bytes.str());
+}
+
+}  // namespace
+
+void export_torchscript(torch::nn::Module& module, const std::function<at::Tensor(const at::Tensor&)>& forward,
+                        const at::Tensor& example, const std::filesystem::path& path, const std::string& type_name) {
+  trace_and_save(
+      module, [&](const at::Tensor& x) { return c10::IValue(forward(x)); }, example, path, type_name,
+      /*training=*/false);
+}
+
+void export_torchscript_for_training(
+    torch::nn::Module& module,
+    const std::function<std::map<std::string, at::Tensor>(const at::Tensor&)>& forward_outputs,
+    const at::Tensor& example, const std::filesystem::path& path, const std::string& type_name) {
+  trace_and_save(
+      module,
+      [&](const at::Tensor& x) {
+        std::vector<c10::IValue> outputs;
+        for (const auto& [name, tensor] : forward_outputs(x)) outputs.emplace_back(tensor);
+        return outputs.size() == 1 ? outputs.front() : c10::IValue(c10::ivalue::Tuple::create(std::move(outputs)));
+      },
+      example, path, type_name, /*training=*/true);
 }
 
 }  // namespace boundseg::models

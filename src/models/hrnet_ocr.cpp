@@ -35,6 +35,10 @@ HrnetOcrOutput HrnetOcrImpl::forward_all(const at::Tensor& x) {
   return result;
 }
 
+at::Tensor HrnetOcrImpl::predict(const at::Tensor& x) {
+  return detail::resize_like(head_->forward(backbone_->forward(x)).out, x, /*align_corners=*/true);
+}
+
 std::tuple<at::Tensor, at::Tensor> HrnetOcrImpl::forward(const at::Tensor& x) {
   HrnetOcrOutput result = forward_all(x);
   return {result.out_aux, result.out};

@@ -115,7 +115,7 @@ Network make_network(const ModelConfig& config, BnNaming naming) {
       if (config.dropout) options.head().dropout(*config.dropout);
       HrnetOcr model(options);
       net.module = model.ptr();
-      net.forward = [model](const at::Tensor& x) mutable { return std::get<1>(model->forward(x)); };
+      net.forward = [model](const at::Tensor& x) mutable { return model->predict(x); };
       net.forward_outputs = [model](const at::Tensor& x) mutable {
         auto [aux, out] = model->forward(x);
         return std::map<std::string, at::Tensor>{{"out", out}, {"aux", aux}};

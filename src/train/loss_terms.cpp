@@ -13,7 +13,9 @@
 
 namespace boundseg::train {
 
-std::vector<std::string> registered_losses() { return {"ce", "ohem_ce", "pce", "densecrf", "ncut", "size"}; }
+std::vector<std::string> registered_losses() {
+  return {"ce", "ohem_ce", "boundary_ce", "pce", "densecrf", "ncut", "size"};
+}
 
 namespace {
 
@@ -78,6 +80,15 @@ CompositeLoss::Value CompositeLoss::operator()(const std::map<std::string, at::T
       loss = losses::functional::weighted_cross_entropy(
           logits, target,
           losses::WeightedCrossEntropyOptions().class_weights(t.class_weights).ignore_index(ignore_index_));
+    } else if (t.type == "boundary_ce") {
+      // Cross entropy over the boundary map's pixels only; a crop without a boundary pixel contributes 0.
+      const at::Tensor on_boundary = batch.boundary.to(target.device()) == 1;
+      const at::Tensor boundary_target = at::where(on_boundary, target, at::full_like(target, ignore_index_));
+      loss = boundary_target.ne(ignore_index_).any().item<bool>()
+                 ? losses::functional::weighted_cross_entropy(
+                       logits, boundary_target,
+                       losses::WeightedCrossEntropyOptions().class_weights(t.class_weights).ignore_index(ignore_index_))
+                 : logits.sum() * 0.0;
     } else if (t.type == "ohem_ce") {
       loss = losses::functional::ohem_cross_entropy(logits, target,
                                                     losses::OhemCrossEntropyOptions()

@@ -267,6 +267,7 @@ TrainResult train(const config::TrainConfig& c, const TrainerOptions& o) {
   lo.ignore_index = c.data.ignore_index;
   for (const config::LossTermConfig& t : c.losses) {
     lo.regulariser_inputs = lo.regulariser_inputs || t.type == "densecrf" || t.type == "ncut" || t.type == "size";
+    if (t.type == "boundary_ce") lo.boundary_ratio = t.boundary_ratio;
   }
   data::TrainLoader loader(train_set, lo, start);
 

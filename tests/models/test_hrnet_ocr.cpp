@@ -55,39 +55,80 @@ TEST(GoldenHrnetOcr, LoadsWeightsStrictly) {
   EXPECT_EQ(report.loaded.size(), 1583u);
 }
 
-// Parity with the reference forward. KNOWN GAP: MANIFEST.md asks for abs 1e-4; on this machine the outputs differ
-// from the golden by up to 7e-4..9e-4 (backbone, values up to 62) and 2.2e-3 (`out`), while `out_aux` meets it.
-// Evidence points to float32 rounding (our own output moves by 4e-4 between 1 and 2 threads; the golden and our
-// float32 run are about equally far from a float64 run of this model), but the manifest's tolerance is not widened
-// here: this test asserts only what holds — every pixel gets the reference's class in `out` and `out_aux` — and
-// prints the differences. Closing the gap (or confirming the golden's CPU) is open work of issue 3.
+struct GoldenForward {
+  HrnetOcr model{hrnet_ocr_options("hrnet18")};
+  io::Safetensors io = io::read_safetensors(testing::golden_dir("models") / (std::string(kCase) + "_io.safetensors"));
+  GoldenForward() {
+    load_state_dict(*model, golden_weights());
+    model->eval();
+  }
+  const at::Tensor& input() const { return io.tensors.at("input"); }
+  const at::Tensor& expected(const std::string& name) const { return io.tensors.at(name); }
+};
+
+double max_abs_diff(const at::Tensor& a, const at::Tensor& b) { return (a - b).abs().max().item<double>(); }
+
+// The head alone, fed the reference's own backbone outputs, meets the manifest's abs 1e-4.
+TEST(GoldenHrnetOcr, HeadOnTheReferenceFeaturesMeetsTheManifestTolerance) {
+  GoldenForward golden;
+  std::vector<at::Tensor> features;
+  for (int i = 0; i < 4; ++i) features.push_back(golden.expected("backbone_out" + std::to_string(i)));
+  SingleThread single_thread;
+  torch::NoGradGuard no_grad;
+  const HeadOutput logits = golden.model->head().ptr()->forward(features);
+  const at::Tensor out = at::upsample_bilinear2d(logits.out, {128, 128}, /*align_corners=*/true);
+  const at::Tensor out_aux = at::upsample_bilinear2d(logits.aux, {128, 128}, /*align_corners=*/true);
+  for (const auto& [name, ours] : {std::pair{"out", out}, std::pair{"out_aux", out_aux}}) {
+    const double diff = max_abs_diff(ours, golden.expected(name));
+    std::cout << "[ parity   ] head on the reference features, " << name << ": max |diff| = " << diff << "\n";
+    EXPECT_LE(diff, 1e-4) << name;  // MANIFEST.md
+  }
+}
+
+// The whole network. The manifest's abs 1e-4 on `out` and the backbone outputs is below this network's float32
+// noise floor (next test), so it can only be met by reproducing the golden machine's kernels bit for bit; the
+// official openseg code run with Debian's python3-torch 1.13.1 on this machine misses it by the same amounts as
+// boundseg (7e-4 backbone, 2.3e-3 `out`) and agrees with boundseg's TorchScript export bit for bit (see
+// README, "Golden parity of the networks"). Asserted here: every pixel gets the reference's class, and the differences
+// stay within what a one-ulp input perturbation causes.
 TEST(GoldenHrnetOcr, ForwardGivesTheReferenceClassAtEveryPixel) {
-  HrnetOcr model(hrnet_ocr_options("hrnet18"));
-  load_state_dict(*model, golden_weights());
-  model->eval();
-  const io::Safetensors io =
-      io::read_safetensors(testing::golden_dir("models") / (std::string(kCase) + "_io.safetensors"));
-  const at::Tensor input = io.tensors.at("input");
+  GoldenForward golden;
   HrnetOcrOutput result;
   {
     SingleThread single_thread;
     torch::NoGradGuard no_grad;
-    result = model->forward_all(input);
-    auto [out_aux, out] = model->forward(input);  // the tuple form returns the same (out_aux, out)
+    result = golden.model->forward_all(golden.input());
+    auto [out_aux, out] = golden.model->forward(golden.input());  // the tuple form returns the same (out_aux, out)
     EXPECT_TRUE(out.equal(result.out));
     EXPECT_TRUE(out_aux.equal(result.out_aux));
+    EXPECT_TRUE(golden.model->predict(golden.input()).equal(result.out));  // the inference path: main logits only
   }
   std::map<std::string, at::Tensor> actual = {{"out", result.out}, {"out_aux", result.out_aux}};
   ASSERT_EQ(result.features.size(), 4u);
   for (size_t i = 0; i < 4; ++i) actual["backbone_out" + std::to_string(i)] = result.features[i];
   for (const auto& [name, ours] : actual) {
-    const at::Tensor expected = io.tensors.at(name);
+    const at::Tensor& expected = golden.expected(name);
     ASSERT_EQ(ours.sizes(), expected.sizes()) << name;
-    const double diff = (ours - expected).abs().max().item<double>();
+    const double diff = max_abs_diff(ours, expected);
     std::cout << "[ parity   ] " << name << ": max |diff| = " << diff << " (manifest abs 1e-4 "
               << (diff <= 1e-4 ? "met" : "NOT met") << ")\n";
+    // Ten times the noise floor; a wrong constant is far beyond it (inplace_abn's |w| + eps scale gives 5e-2..1e-1).
+    EXPECT_LE(diff, 1e-2) << name;
     if (name == "out" || name == "out_aux") EXPECT_TRUE(ours.argmax(1).equal(expected.argmax(1))) << name;
   }
+}
+
+// Why abs 1e-4 on the whole network cannot be a portable criterion: scaling the input by (1 + 1e-7·noise), about
+// one float32 ulp, moves `out` by more than 1e-4 in boundseg's own forward.
+TEST(GoldenHrnetOcr, OneUlpInputNoiseMovesTheOutputBeyondTheManifestTolerance) {
+  GoldenForward golden;
+  SingleThread single_thread;
+  torch::NoGradGuard no_grad;
+  const at::Tensor out = golden.model->forward_all(golden.input()).out;
+  const at::Tensor noisy = golden.input() * (1 + 1e-7 * at::randn_like(golden.input()));
+  const double moved = max_abs_diff(golden.model->forward_all(noisy).out, out);
+  std::cout << "[ parity   ] one-ulp input noise moves out by " << moved << "\n";
+  EXPECT_GT(moved, 1e-4);
 }
 
 TEST(GoldenHrnetOcr, W48HasTheReferenceStructure) {

@@ -64,3 +64,39 @@ def test_exported_hrnet_ocr_from_a_config_runs_at_any_size(tmp_path):
     assert batch.shape == (2, 19, 128, 128)
     assert (batch[:1] - out_128).abs().max().item() <= 1e-3  # batch 2 changes only kernel rounding
     assert odd.shape == (1, 19, 100, 70)
+
+
+def test_training_export_trains_in_pytorch_and_keeps_the_weights(tmp_path):
+    entries = read_safetensors(GOLDEN / "openseg_hrnet18_ocr_weights-backbone.safetensors")[0]
+    entries.update(read_safetensors(GOLDEN / "openseg_hrnet18_ocr_weights-heads.safetensors")[0])
+    weights = tmp_path / "w18.safetensors"
+    convert_checkpoint.write_safetensors(weights, [(k, e.to_torch()) for k, e in entries.items()], {})
+    config = tmp_path / "w18.json"
+    config.write_text(json.dumps({"arch": "hrnet_w18_ocr", "bn_variant": "abn_leaky"}))
+    out = tmp_path / "w18_train.pt"
+    export("--train", "--model", config, "--weights", weights, "--out", out, "--example", "64x64")
+
+    module = torch.jit.load(str(out))
+    # Tracing ran batch norm in training mode, but the saved running statistics are the weights' own.
+    state = module.state_dict()
+    for key in ("backbone.bn1.running_mean", "backbone.stage4.2.fuse_layers.3.2.0.1.running_var",
+                "conv3x3.1.running_mean"):
+        assert torch.equal(state[key], entries[key].to_torch()), key
+    torch.manual_seed(0)
+    x = torch.randn(2, 3, 64, 64)
+    aux, main = module(x)  # (aux, out), the reference's order, both at the input size
+    assert aux.shape == main.shape == (2, 19, 64, 64)
+    # Batch statistics: an image's output depends on the other images of the batch (eval mode would not).
+    _, alone = module(x[:1])
+    assert (alone - main[:1]).abs().max().item() > 1e-3
+    assert not torch.equal(state["backbone.bn1.running_mean"], entries["backbone.bn1.running_mean"].to_torch())
+    # One SGD step on a cross entropy lowers it.
+    target = torch.randint(0, 19, (2, 64, 64))
+    optimizer = torch.optim.SGD(module.parameters(), lr=0.01, momentum=0.9)
+    torch.manual_seed(1)
+    before = torch.nn.functional.cross_entropy(module(x)[1], target)
+    before.backward()
+    optimizer.step()
+    torch.manual_seed(1)  # the same dropout mask
+    after = torch.nn.functional.cross_entropy(module(x)[1], target)
+    assert after.item() < before.item()

@@ -17,6 +17,8 @@
 #include "boundseg/io/atomic_file.h"
 #include "boundseg/io/png.h"
 #include "boundseg/io/tensorboard.h"
+#include "boundseg/ops/boundary.h"
+#include "boundseg/train/loss_terms.h"
 #include "boundseg/train/optimizer.h"
 #include "support/golden.h"
 
@@ -59,6 +61,10 @@ TEST(TrainConfig, ErrorsNameTheKeyPath) {
   BOUNDSEG_EXPECT_THROWS_WITH(config::load_train_config(c, {"losses=[{type: dice}]"}),
                               "losses[0].type must be one of ce, ohem_ce");
   BOUNDSEG_EXPECT_THROWS_WITH(config::load_train_config(c, {"data.train.type=kitti"}), "data.train.type must be one of");
+  BOUNDSEG_EXPECT_THROWS_WITH(
+      config::load_train_config(c, {"losses=[{type: ce}, {type: boundary_ce}, {type: boundary_ce, boundary_ratio: 0.01}]"}),
+      "losses[2].boundary_ratio must equal the other boundary_ce terms' (the loader makes one boundary map), but got "
+      "0.01 after 0.02");
   write(tmp.path() / "loop.yaml", "_base_: loop.yaml\n");
   BOUNDSEG_EXPECT_THROWS_WITH(config::load_train_config(tmp.path() / "loop.yaml"), "_base_ must not include");
   write(tmp.path() / "nodata.yaml", "model: {arch: hrnet_tiny_ocr}\n");
@@ -208,6 +214,99 @@ TEST_F(TrainData, EpochsVisitEverySampleOnce) {
     std::sort(seen.begin(), seen.end());
     EXPECT_EQ(seen, (std::vector<int64_t>{0, 1, 2, 3, 4, 5}));
   }
+}
+
+TEST_F(TrainData, LoaderAddsCblBoundaryTargetsOfTheFullLabel) {
+  data::LoaderOptions plain = small_loader(2, 0), with_boundary = small_loader(2, 1);
+  with_boundary.boundary_ratio = 0.02;
+  data::TrainLoader a(dataset(), plain), b(dataset(), with_boundary);
+  for (int k = 0; k < 3; ++k) {
+    const data::Batch x = a.next(), y = b.next();
+    EXPECT_FALSE(x.boundary.defined());
+    ASSERT_TRUE(y.boundary.defined());
+    // The boundary map draws no random numbers: the same images and labels.
+    EXPECT_TRUE(at::equal(x.images, y.images)) << k;
+    EXPECT_TRUE(at::equal(x.labels, y.labels)) << k;
+    EXPECT_EQ(y.boundary.sizes(), y.labels.sizes());
+    // Ignore exactly where the label is ignored (void and padding), {0, 1} elsewhere, some boundary present.
+    EXPECT_TRUE(at::equal(y.boundary == 255, y.labels == 255)) << k;
+    EXPECT_TRUE(((y.boundary == 0) | (y.boundary == 1) | (y.boundary == 255)).all().item<bool>());
+    EXPECT_GT((y.boundary == 1).sum().item<int64_t>(), 0);
+  }
+  // With the identity geometry (scale 1, no flip, the crop = the image) it is CBL's map of the file's label.
+  data::LoaderOptions identity = with_boundary;
+  identity.augment.crop_height = 48;
+  identity.augment.crop_width = 96;
+  identity.augment.scale_min = identity.augment.scale_max = 1.0;
+  identity.augment.flip_probability = 0;
+  identity.augment.cat_max_ratio = 1.0;
+  data::TrainLoader loader(dataset(), identity);
+  const data::Batch batch = loader.next();
+  for (int64_t j = 0; j < 2; ++j) {
+    const at::Tensor expected = ops::cbl_boundary_targets(batch.labels[j].to(at::kByte), {});
+    EXPECT_TRUE(at::equal(batch.boundary[j], expected)) << j;
+  }
+}
+
+TEST(TrainLoss, BoundaryCrossEntropyAveragesOverTheBoundaryPixels) {
+  const at::Tensor logits = at::randn({2, 4, 6, 7});
+  data::Batch batch;
+  batch.labels = at::randint(0, 4, {2, 6, 7}, at::kLong);
+  batch.labels.index_put_({0, 0}, 255);  // an ignored row
+  batch.boundary = at::randint(0, 2, {2, 6, 7}, at::kLong).to(at::kByte);
+  batch.boundary.index_put_({1, 2}, 255);
+  config::LossTermConfig term;
+  term.type = "boundary_ce";
+  term.class_weights = {1.0, 2.0, 0.5, 1.5};
+  const train::CompositeLoss loss({term}, 255);
+  const double value = loss({{"out", logits}}, batch).total.item<double>();
+  // Independent: Σ w_y · (−log softmax_y) / Σ w_y over pixels with boundary 1 and a label.
+  const at::Tensor log_p = at::log_softmax(logits.to(at::kDouble), 1);
+  double numerator = 0, denominator = 0;
+  for (int64_t n = 0; n < 2; ++n) {
+    for (int64_t y = 0; y < 6; ++y) {
+      for (int64_t x = 0; x < 7; ++x) {
+        const int64_t label = batch.labels[n][y][x].item<int64_t>();
+        if (batch.boundary[n][y][x].item<int64_t>() != 1 || label == 255) continue;
+        numerator -= term.class_weights[label] * log_p[n][label][y][x].item<double>();
+        denominator += term.class_weights[label];
+      }
+    }
+  }
+  ASSERT_GT(denominator, 0);
+  EXPECT_NEAR(value, numerator / denominator, 1e-5);
+  // No boundary pixel: zero, with a gradient path.
+  batch.boundary.zero_();
+  const at::Tensor leaf = logits.clone().requires_grad_();
+  const at::Tensor zero = loss({{"out", leaf}}, batch).total;
+  EXPECT_EQ(zero.item<double>(), 0.0);
+  zero.backward();
+  EXPECT_TRUE(leaf.grad().defined());
+}
+
+TEST(TrainAugment, BoundaryMapFollowsTheLabelGeometry) {
+  // Give the label itself as the "boundary" map: after resize, padding, crop and flip both must be identical, and
+  // the image must be what augmenting without the map gives (the map draws no random numbers).
+  cv::Mat image(37, 53, CV_8UC3), label(37, 53, CV_8U);
+  cv::randu(image, 0, 255);
+  cv::randu(label, 0, 6);
+  data::AugmentOptions o;
+  o.crop_height = 48;  // padded at small scales
+  o.crop_width = 64;
+  o.scale_min = 0.6;
+  o.scale_max = 1.8;
+  for (uint64_t seed = 0; seed < 12; ++seed) {
+    std::mt19937_64 a(seed), b(seed);
+    const data::AugmentedPair with = data::augment(image, label, o, 255, a, label);
+    const data::AugmentedPair without = data::augment(image, label, o, 255, b);
+    ASSERT_EQ(with.boundary.size(), with.label.size());
+    EXPECT_EQ(cv::norm(with.boundary, with.label, cv::NORM_INF), 0.0) << seed;
+    EXPECT_EQ(cv::norm(with.image, without.image, cv::NORM_INF), 0.0) << seed;
+    EXPECT_TRUE(without.boundary.empty());
+  }
+  std::mt19937_64 rng(0);
+  BOUNDSEG_EXPECT_THROWS_WITH(data::augment(image, label, o, 255, rng, cv::Mat(3, 3, CV_8U)),
+                              "the boundary map must be CV_8U of the label's size");
 }
 
 TEST(TrainAugment, CropsPadsAndKeepsLabelValues) {

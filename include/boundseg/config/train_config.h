@@ -92,6 +92,8 @@ struct LossTermConfig {
   /// size: a class labelled in the crop must cover at least this share of its ROI (and at least its labelled
   /// pixels); unlabelled classes are unconstrained.
   double size_min_fraction = 0.01;
+  /// boundary_ce: width of CBL's boundary ground truth (cbl.md §2) as a fraction of the image diagonal.
+  double boundary_ratio = 0.02;
 };
 
 struct RunConfig {

@@ -29,6 +29,8 @@ struct LoaderOptions {
   int64_t ignore_index = 255;
   /// Also fill Batch::rgb and Batch::roi (the DenseCRF-type losses need them).
   bool regulariser_inputs = false;
+  /// > 0: also fill Batch::boundary with CBL's boundary ground truth of this width ratio (boundary-aware losses).
+  double boundary_ratio = 0;
 };
 
 struct Batch {
@@ -40,6 +42,9 @@ struct Batch {
   /// With LoaderOptions::regulariser_inputs: the augmented images as float (B, 3, crop_h, crop_w) RGB 0..255 and
   /// the float (B, crop_h, crop_w) ROI (0 on padding), what the DenseCRF-type losses need; else undefined.
   at::Tensor rgb, roi;
+  /// With LoaderOptions::boundary_ratio > 0: (B, crop_h, crop_w) uint8 {0, 1, ignore_index}, CBL's boundary ground
+  /// truth (ops::cbl_boundary_targets) of the full-size label, augmented with it; else undefined.
+  at::Tensor boundary;
   std::vector<std::string> names;
 };
 
@@ -62,6 +67,7 @@ class TrainLoader {
  private:
   std::vector<int64_t> epoch_order(int64_t epoch) const;
   Batch make_batch(int64_t index) const;
+  cv::Mat boundary_map(const cv::Mat& label) const;
   void work();
 
   SegmentationDataset dataset_;

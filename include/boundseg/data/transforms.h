@@ -27,15 +27,17 @@ struct AugmentOptions {
 };
 
 /// One augmented pair: image CV_8UC3 BGR and label CV_8U, both crop-sized; `inside` CV_8U is 1 on image pixels
-/// and 0 on padding (the ROI of regularised losses).
+/// and 0 on padding (the ROI of regularised losses); `boundary` CV_8U the augmented boundary map when one was given
+/// (padding = ignore_index), else empty.
 struct AugmentedPair {
-  cv::Mat image, label, inside;
+  cv::Mat image, label, inside, boundary;
 };
 
 /// Applies `options` to `image` (CV_8UC3) and `label` (CV_8U train ids, `ignore_index` = ignore), drawing every
-/// random number from `rng` (same rng state, same result).
+/// random number from `rng` (same rng state, same result). A `boundary` map (CV_8U, the label's size) made from the
+/// full-size label goes through the same geometry as the label (nearest resize, padding, crop, flip).
 AugmentedPair augment(const cv::Mat& image, const cv::Mat& label, const AugmentOptions& options, int64_t ignore_index,
-                      std::mt19937_64& rng);
+                      std::mt19937_64& rng, const cv::Mat& boundary = cv::Mat());
 
 /// openseg's input convention (segfix.md §4): BGR uint8 / 255, then the RGB ImageNet mean/std applied to the B, G, R
 /// channels in that order (the released weights depend on it). Writes 3 planes of H x W floats to `chw`.

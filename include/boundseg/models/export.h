@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <string>
 
 namespace boundseg::models {
@@ -18,5 +19,14 @@ namespace boundseg::models {
 /// what `forward` returns for x.
 void export_torchscript(torch::nn::Module& module, const std::function<at::Tensor(const at::Tensor&)>& forward,
                         const at::Tensor& example, const std::filesystem::path& path, const std::string& type_name);
+
+/// The same in training mode, for training the network elsewhere (e.g. in PyTorch): traced with `module` in train
+/// mode and grad enabled, so batch norm uses batch statistics (and updates the exported running statistics when
+/// run) and dropout is active; forward(x) returns the outputs of `forward_outputs` in name order, a tuple when there
+/// are several (HRNet+OCR: (aux, out), the reference's order). The module's own buffers are left as they were.
+void export_torchscript_for_training(
+    torch::nn::Module& module,
+    const std::function<std::map<std::string, at::Tensor>(const at::Tensor&)>& forward_outputs,
+    const at::Tensor& example, const std::filesystem::path& path, const std::string& type_name);
 
 }  // namespace boundseg::models

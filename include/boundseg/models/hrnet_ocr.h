@@ -52,6 +52,8 @@ class HrnetOcrImpl : public torch::nn::Module {
   std::tuple<at::Tensor, at::Tensor> forward(const at::Tensor& x);
   /// Same computation, also returning the backbone outputs (for tests and feature extraction).
   HrnetOcrOutput forward_all(const at::Tensor& x);
+  /// The main logits alone (N, K, H, W): inference skips upsampling the auxiliary logits (K x H x W floats).
+  at::Tensor predict(const at::Tensor& x);
 
   /// Propagates to the head object too (its children are registered here, the head itself is not).
   void train(bool on = true) override;
