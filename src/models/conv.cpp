@@ -22,14 +22,21 @@ void set_pointwise_routing(PointwiseRouting value) { routing = value; }
 
 bool optimized_blas_loaded() {
   static const bool loaded = [] {
-    // Look in libblas.so.3 itself (LibTorch's dependency; already loaded, so RTLD_NOLOAD finds it even when torch was
-    // loaded with RTLD_LOCAL, as in Python) and in the global scope.
+    // The library that defines the sgemm_ LibTorch calls decides, not what else is loaded: Debian's LAPACK may pull
+    // in OpenBLAS while sgemm_ still comes from the reference libblas.so.3.
+    void* sgemm = dlsym(RTLD_DEFAULT, "sgemm_");
     void* blas = dlopen("libblas.so.3", RTLD_LAZY | RTLD_NOLOAD);
+    if (!sgemm && blas) sgemm = dlsym(blas, "sgemm_");
+    if (blas) dlclose(blas);
+    Dl_info info{};
+    if (!sgemm || !dladdr(sgemm, &info) || !info.dli_fname) return false;
+    void* provider = dlopen(info.dli_fname, RTLD_LAZY | RTLD_NOLOAD);
+    if (!provider) return false;
     bool found = false;
     for (const char* symbol : {"openblas_get_config", "MKL_Get_Version", "bli_info_get_version_str"}) {
-      found = found || (blas && dlsym(blas, symbol)) || dlsym(RTLD_DEFAULT, symbol);
+      found = found || dlsym(provider, symbol) != nullptr;
     }
-    if (blas) dlclose(blas);
+    dlclose(provider);
     return found;
   }();
   return loaded;

@@ -112,16 +112,19 @@ ObjectAttentionBlockImpl::ObjectAttentionBlockImpl(int64_t in_channels, int64_t 
 }
 
 at::Tensor ObjectAttentionBlockImpl::forward(const at::Tensor& feats, const at::Tensor& proxy) {
-  const at::Tensor pixel = f_pixel_->forward(feats);                               // (N, k, H, W)
-  const at::Tensor query = pixel.flatten(2).permute({0, 2, 1});                     // (N, HW, k)
-  const at::Tensor key = f_object_->forward(proxy).flatten(2);                      // (N, k, K)
-  const at::Tensor value = f_down_->forward(proxy).flatten(2).permute({0, 2, 1});  // (N, K, k)
-  // Scaled dot-product over the key width, softmax over the K regions; the scale multiplies after the matmul as in
-  // the reference, for last-bit parity.
-  at::Tensor sim = at::matmul(query, key) * std::pow(static_cast<double>(key_channels_), -0.5);
-  sim = at::softmax(sim, -1);
-  const at::Tensor context = at::matmul(sim, value).permute({0, 2, 1}).contiguous().view_as(pixel);
-  return f_up_->forward(context);
+  at::Tensor context;
+  {  // the pixel projection and the similarities are freed before f_up runs
+    const at::Tensor pixel = f_pixel_->forward(feats);                               // (N, k, H, W)
+    const at::Tensor query = pixel.flatten(2).permute({0, 2, 1});                     // (N, HW, k)
+    const at::Tensor key = f_object_->forward(proxy).flatten(2);                      // (N, k, K)
+    const at::Tensor value = f_down_->forward(proxy).flatten(2).permute({0, 2, 1});  // (N, K, k)
+    // Scaled dot-product over the key width, softmax over the K regions; the scale multiplies after the matmul as
+    // in the reference, for last-bit parity.
+    at::Tensor sim = at::matmul(query, key) * std::pow(static_cast<double>(key_channels_), -0.5);
+    sim = at::softmax(sim, -1);
+    context = at::matmul(sim, value).permute({0, 2, 1}).contiguous().view_as(pixel);
+  }
+  return f_up_->forward(std::move(context));
 }
 
 SpatialOcrImpl::SpatialOcrImpl(int64_t in_channels, int64_t key_channels, int64_t out_channels, double dropout,
@@ -135,10 +138,12 @@ SpatialOcrImpl::SpatialOcrImpl(int64_t in_channels, int64_t key_channels, int64_
   register_module("conv_bn_dropout", conv_bn_dropout_);
 }
 
-at::Tensor SpatialOcrImpl::forward(const at::Tensor& feats, const at::Tensor& proxy) {
-  const at::Tensor context = object_context_block_->forward(feats, proxy);
-  // Concat order [context, feats] (§2 step 6).
-  return conv_bn_dropout_->forward(at::cat({context, feats}, 1));
+at::Tensor SpatialOcrImpl::forward(at::Tensor feats, const at::Tensor& proxy) {
+  // Concat order [context, feats] (§2 step 6). Only the concatenation is alive while conv_bn_dropout runs (feats is
+  // taken by value: a caller that moves it in gives up its reference).
+  at::Tensor joined = at::cat({object_context_block_->forward(feats, proxy), feats}, 1);
+  feats.reset();
+  return conv_bn_dropout_->forward(std::move(joined));
 }
 
 // ------------------------------------------------------------------------------------------------------------------
@@ -192,12 +197,15 @@ OcrHeadImpl::OcrHeadImpl(const FeatureSpec& spec, const OcrHeadOptions& options)
 }
 
 HeadOutput OcrHeadImpl::forward(const std::vector<at::Tensor>& features) {
-  const at::Tensor feats = upsample_concat(features, spec_, "OcrHead");
   HeadOutput result;
-  result.aux = aux_head_->forward(feats);
-  const at::Tensor f = conv3x3_->forward(feats);
+  at::Tensor f;
+  {  // the concatenated features are freed once conv3x3 has read them
+    const at::Tensor feats = upsample_concat(features, spec_, "OcrHead");
+    result.aux = aux_head_->forward(feats);
+    f = conv3x3_->forward(feats);
+  }
   const at::Tensor proxy = spatial_gather(f, result.aux);
-  result.out = cls_head_->forward(ocr_distri_head_->forward(f, proxy));
+  result.out = cls_head_->forward(ocr_distri_head_->forward(std::move(f), proxy));
   return result;
 }
 

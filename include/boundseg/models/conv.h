@@ -29,7 +29,8 @@ enum class PointwiseRouting {
 /// Sets the routing process-wide.
 void set_pointwise_routing(PointwiseRouting routing);
 
-/// True when the process has an optimised BLAS loaded (what LibTorch's libblas.so.3 resolved to).
+/// True when the sgemm_ that LibTorch calls comes from an optimised BLAS (OpenBLAS, MKL, BLIS), i.e. what
+/// libblas.so.3 resolved to; false for netlib's reference BLAS.
 bool optimized_blas_loaded();
 
 /// True when Conv2dImpl::forward would take the oneDNN route for `input` (for tests and benchmarks).

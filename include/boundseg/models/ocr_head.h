@@ -84,7 +84,7 @@ class SpatialOcrImpl : public torch::nn::Module {
  public:
   SpatialOcrImpl(int64_t in_channels, int64_t key_channels, int64_t out_channels, double dropout, BnNaming bn_naming,
                  HeadActivation activation);
-  at::Tensor forward(const at::Tensor& feats, const at::Tensor& proxy);
+  at::Tensor forward(at::Tensor feats, const at::Tensor& proxy);
 
  private:
   ObjectAttentionBlock object_context_block_{nullptr};
