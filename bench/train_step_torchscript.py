@@ -3,7 +3,9 @@
 The module comes from `boundseg export --train` (BN in training mode, dropout on, returns (aux, out) at the input
 size). One step = what boundseg's trainer does with its default config: forward, cross entropy on `out` (ignore
 255), backward, SGD (lr 0.01, momentum 0.9, weight decay 5e-4). Random images and labels: data loading is not part
-of the step. Prints one JSON line. Usage: train_step_torchscript.py MODULE.pt MODEL THREADS ITERS WARMUP BATCH H W
+of the step. glibc's allocator matters here as much as the kernels: bench/train_throughput.sh runs this script with
+the default and with the boundseg CLI's settings (MALLOC_MMAP_THRESHOLD_ / MALLOC_TRIM_THRESHOLD_). Prints one JSON
+line. Usage: train_step_torchscript.py MODULE.pt MODEL THREADS ITERS WARMUP BATCH H W
 """
 import json
 import statistics

@@ -3,7 +3,7 @@
 # median step time and images/s over the iterations after warm-up, and the share of step time spent waiting for
 # data, at 1 and 2 threads (THREADS="2" for one count); beside each, the same network's training step in
 # python3-torch (`boundseg export --train` of the trained weights, bench/train_step_torchscript.py: same crop, batch,
-# threads, loss and optimizer; random data). Usage:
+# threads, loss and optimizer; random data; 3 warm-up steps for TorchScript's profiling executor). Usage:
 # bench/train_throughput.sh [build-dir] [arch] [crop HxW] [batch] [iters]
 set -euo pipefail
 build="${1:-build}"; arch="${2:-hrnet_w18_ocr}"; crop="${3:-512x512}"; batch="${4:-2}"; iters="${5:-12}"
@@ -34,6 +34,13 @@ PY
     "$build/boundseg" export --train --quiet --model "$work/t$threads/model.json" \
       --weights "$work/t$threads/model.safetensors" --example "$crop" --out "$work/train.pt"
   fi
-  /usr/bin/python3 "$(dirname "$0")/train_step_torchscript.py" "$work/train.pt" "$arch" "$threads" "$((iters - 2))" 2 \
-    "$batch" "${crop%x*}" "${crop#*x}"
+  # Python twice: glibc's default allocator, then the one the boundseg CLI sets (apps/boundseg/main.cpp: no mmap
+  # below 256 MB, no trimming below 512 MB), which keeps each step from faulting its activations in afresh.
+  for allocator in default cli; do
+    if [ "$allocator" = cli ]; then malloc_env="MALLOC_MMAP_THRESHOLD_=268435456 MALLOC_TRIM_THRESHOLD_=536870912"
+    else malloc_env=""; fi
+    printf '%s allocator: ' "$allocator"
+    env $malloc_env /usr/bin/python3 "$(dirname "$0")/train_step_torchscript.py" "$work/train.pt" "$arch" "$threads" \
+      "$((iters - 3))" 3 "$batch" "${crop%x*}" "${crop#*x}"
+  done
 done

@@ -27,6 +27,18 @@ def golden_io(name):
     return {k: e.to_torch() for k, e in read_safetensors(path)[0].items()}
 
 
+def golden_w18(tmp_path):
+    """The golden HRNet-W18+OCR: (entries by key, one merged weights file, its JSON config)."""
+    # The golden weights are split in two files; merge them with the converter's writer.
+    entries = read_safetensors(GOLDEN / "openseg_hrnet18_ocr_weights-backbone.safetensors")[0]
+    entries.update(read_safetensors(GOLDEN / "openseg_hrnet18_ocr_weights-heads.safetensors")[0])
+    weights = tmp_path / "w18.safetensors"
+    convert_checkpoint.write_safetensors(weights, [(k, e.to_torch()) for k, e in entries.items()], {})
+    config = tmp_path / "w18.json"
+    config.write_text(json.dumps({"arch": "hrnet_w18_ocr", "bn_variant": "abn_leaky"}))
+    return entries, weights, config
+
+
 def test_exported_bpr_network_reproduces_the_reference_logits(tmp_path):
     out = tmp_path / "bpr.pt"
     export("--model", "bpr_hrnet18s", "--weights", GOLDEN / "bpr_hrnet18s_128_weights.safetensors", "--out", out)
@@ -41,13 +53,7 @@ def test_exported_bpr_network_reproduces_the_reference_logits(tmp_path):
 
 
 def test_exported_hrnet_ocr_from_a_config_runs_at_any_size(tmp_path):
-    # The golden weights are split in two files; merge them with the converter's writer.
-    entries = read_safetensors(GOLDEN / "openseg_hrnet18_ocr_weights-backbone.safetensors")[0]
-    entries.update(read_safetensors(GOLDEN / "openseg_hrnet18_ocr_weights-heads.safetensors")[0])
-    weights = tmp_path / "w18.safetensors"
-    convert_checkpoint.write_safetensors(weights, [(k, e.to_torch()) for k, e in entries.items()], {})
-    config = tmp_path / "w18.json"
-    config.write_text(json.dumps({"arch": "hrnet_w18_ocr", "bn_variant": "abn_leaky"}))
+    _, weights, config = golden_w18(tmp_path)
     out = tmp_path / "w18.pt"
     export("--model", config, "--weights", weights, "--out", out, "--example", "64x96")  # traced at another size
 
@@ -67,12 +73,7 @@ def test_exported_hrnet_ocr_from_a_config_runs_at_any_size(tmp_path):
 
 
 def test_training_export_trains_in_pytorch_and_keeps_the_weights(tmp_path):
-    entries = read_safetensors(GOLDEN / "openseg_hrnet18_ocr_weights-backbone.safetensors")[0]
-    entries.update(read_safetensors(GOLDEN / "openseg_hrnet18_ocr_weights-heads.safetensors")[0])
-    weights = tmp_path / "w18.safetensors"
-    convert_checkpoint.write_safetensors(weights, [(k, e.to_torch()) for k, e in entries.items()], {})
-    config = tmp_path / "w18.json"
-    config.write_text(json.dumps({"arch": "hrnet_w18_ocr", "bn_variant": "abn_leaky"}))
+    entries, weights, config = golden_w18(tmp_path)
     out = tmp_path / "w18_train.pt"
     export("--train", "--model", config, "--weights", weights, "--out", out, "--example", "64x64")
 

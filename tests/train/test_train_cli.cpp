@@ -141,6 +141,18 @@ TEST_F(CliTrain, ScribblesWithPartialCrossEntropyAndTheRegularisersTrain) {
   EXPECT_NE(bad.output.find("losses[0].gradient must be reference or exact"), std::string::npos) << bad.output;
 }
 
+TEST_F(CliTrain, BoundaryCrossEntropyTrainsOnTheLoadersBoundaryMaps) {
+  const CliRun r = run_cli(train(
+      "boundary", "--set 'losses=[{type: ce}, {type: boundary_ce, boundary_ratio: 0.05}]' --set schedule.iters=2"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto log = read_jsonl(dir("boundary") / "metrics.jsonl");
+  ASSERT_EQ(log.size(), 2u);
+  for (const auto& record : log) {
+    ASSERT_TRUE(record.contains("loss/boundary_ce/out")) << record.dump();
+    EXPECT_GT(record["loss/boundary_ce/out"].get<double>(), 0.0);
+  }
+}
+
 TEST_F(CliTrain, ResumeContinuesExactlyFromTheCheckpoint) {
   const std::string schedule = "--set schedule.iters=6 --set run.checkpoint_interval=3 --set run.keep_checkpoints=5";
   CliRun r = run_cli(train("full", schedule));

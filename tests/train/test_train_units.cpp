@@ -71,6 +71,25 @@ TEST(TrainConfig, ErrorsNameTheKeyPath) {
   BOUNDSEG_EXPECT_THROWS_WITH(config::load_train_config(tmp.path() / "nodata.yaml"), "data.train must describe");
 }
 
+TEST(TrainConfig, ShippedConfigsLoadAndRoundTrip) {
+  int count = 0;
+  for (const auto& entry : fs::recursive_directory_iterator(fs::path(BOUNDSEG_SOURCE_DIR) / "configs")) {
+    if (entry.path().extension() != ".yaml") continue;
+    ++count;
+    const config::TrainConfig c = config::load_train_config(entry.path());
+    testing::TempDir tmp;
+    write(tmp.path() / "resolved.yaml", config::to_yaml(c));
+    EXPECT_EQ(config::to_yaml(config::load_train_config(tmp.path() / "resolved.yaml")), config::to_yaml(c))
+        << entry.path();
+  }
+  EXPECT_GE(count, 9);
+  const config::TrainConfig boundary =
+      config::load_train_config(fs::path(BOUNDSEG_SOURCE_DIR) / "configs/synthetic/hrnet_tiny_ocr_boundary.yaml");
+  ASSERT_EQ(boundary.losses.size(), 3u);
+  EXPECT_EQ(boundary.losses[1].type, "boundary_ce");
+  EXPECT_EQ(boundary.model.arch, "hrnet_tiny_ocr");  // from its _base_
+}
+
 TEST(TrainSchedule, PolyWithLinearWarmup) {
   config::OptimizerConfig o;
   o.lr = 0.01;
