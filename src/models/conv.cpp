@@ -2,10 +2,9 @@
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
+#include <dlfcn.h>
 #include <torch/csrc/autograd/grad_mode.h>
 #include <torch/csrc/jit/frontend/tracer.h>
-
-#include <dlfcn.h>
 
 #include <atomic>
 
@@ -50,10 +49,11 @@ bool routes_pointwise_to_onednn(const torch::nn::Conv2dImpl& conv, const at::Ten
                          o.groups() == 1 && !o.transposed();
   // LibTorch itself picks oneDNN for 1x1 convolutions with several threads or a batch of 16 and more.
   const PointwiseRouting mode = routing;
-  const bool wanted = mode == PointwiseRouting::kAlways || (mode == PointwiseRouting::kAuto && !optimized_blas_loaded());
-  return wanted && pointwise && at::hasMKLDNN() && at::globalContext().userEnabledMkldnn() && at::get_num_threads() == 1 &&
-         input.dim() == 4 && input.size(0) < 16 && input.device().is_cpu() && input.scalar_type() == at::kFloat &&
-         !at::GradMode::is_enabled() && !torch::jit::tracer::isTracing();
+  const bool wanted =
+      mode == PointwiseRouting::kAlways || (mode == PointwiseRouting::kAuto && !optimized_blas_loaded());
+  return wanted && pointwise && at::hasMKLDNN() && at::globalContext().userEnabledMkldnn() &&
+         at::get_num_threads() == 1 && input.dim() == 4 && input.size(0) < 16 && input.device().is_cpu() &&
+         input.scalar_type() == at::kFloat && !at::GradMode::is_enabled() && !torch::jit::tracer::isTracing();
 }
 
 at::Tensor Conv2dImpl::forward(const at::Tensor& input) {

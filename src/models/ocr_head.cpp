@@ -115,8 +115,8 @@ at::Tensor ObjectAttentionBlockImpl::forward(const at::Tensor& feats, const at::
   at::Tensor context;
   {  // the pixel projection and the similarities are freed before f_up runs
     const at::Tensor pixel = f_pixel_->forward(feats);                               // (N, k, H, W)
-    const at::Tensor query = pixel.flatten(2).permute({0, 2, 1});                     // (N, HW, k)
-    const at::Tensor key = f_object_->forward(proxy).flatten(2);                      // (N, k, K)
+    const at::Tensor query = pixel.flatten(2).permute({0, 2, 1});                    // (N, HW, k)
+    const at::Tensor key = f_object_->forward(proxy).flatten(2);                     // (N, k, K)
     const at::Tensor value = f_down_->forward(proxy).flatten(2).permute({0, 2, 1});  // (N, K, k)
     // Scaled dot-product over the key width, softmax over the K regions; the scale multiplies after the matmul as
     // in the reference, for last-bit parity.

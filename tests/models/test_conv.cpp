@@ -1,7 +1,7 @@
 // Conv2d's single-thread 1x1 routing to oneDNN (models/conv.h): when it applies and that it computes the same conv.
 #include <ATen/ATen.h>
-#include <gtest/gtest.h>
 #include <dlfcn.h>
+#include <gtest/gtest.h>
 #include <torch/utils.h>
 
 #include <filesystem>

@@ -1,14 +1,13 @@
 // Units of the training engine: config loading, optimizers against LibTorch's, schedule, loader, augmentation,
 // datasets, TensorBoard framing.
-#include <gtest/gtest.h>
-
-#include <cstring>
-#include <fstream>
-
 #include <ATen/ATen.h>
+#include <gtest/gtest.h>
 #include <torch/optim/adamw.h>
 #include <torch/optim/sgd.h>
 #include <torch/utils.h>
+
+#include <cstring>
+#include <fstream>
 #include <opencv2/core.hpp>
 
 #include "boundseg/config/train_config.h"
@@ -62,7 +61,8 @@ TEST(TrainConfig, ErrorsNameTheKeyPath) {
                               "losses[0].type must be one of ce, ohem_ce");
   BOUNDSEG_EXPECT_THROWS_WITH(config::load_train_config(c, {"data.train.type=kitti"}), "data.train.type must be one of");
   BOUNDSEG_EXPECT_THROWS_WITH(
-      config::load_train_config(c, {"losses=[{type: ce}, {type: boundary_ce}, {type: boundary_ce, boundary_ratio: 0.01}]"}),
+      config::load_train_config(
+          c, {"losses=[{type: ce}, {type: boundary_ce}, {type: boundary_ce, boundary_ratio: 0.01}]"}),
       "losses[2].boundary_ratio must equal the other boundary_ce terms' (the loader makes one boundary map), but got "
       "0.01 after 0.02");
   write(tmp.path() / "loop.yaml", "_base_: loop.yaml\n");

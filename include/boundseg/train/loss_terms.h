@@ -18,8 +18,9 @@ struct Batch;
 namespace boundseg::train {
 
 /// Loss names a config may use: ce (class-weighted cross entropy), ohem_ce (OHEM cross entropy, hrnet_ocr.md §4),
-/// boundary_ce (the same cross entropy on the pixels of the batch's boundary map only), and the weak-supervision terms of rloss.md: pce (partial cross entropy on scribbles), densecrf (DenseCRF loss),
-/// ncut (normalized cut), size (lower size bounds for the classes labelled in the crop).
+/// boundary_ce (the same cross entropy on the pixels of the batch's boundary map only), and the weak-supervision
+/// terms of rloss.md: pce (partial cross entropy on scribbles), densecrf (DenseCRF loss), ncut (normalized cut), size
+/// (lower size bounds for the classes labelled in the crop).
 std::vector<std::string> registered_losses();
 
 /// Σ weight_i · loss_i(outputs[output_i], target).
