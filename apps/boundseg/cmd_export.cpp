@@ -31,17 +31,17 @@ int run_export(const ExportArgs& a) {
   const at::Tensor example = at::zeros({1, net.input_channels, h, w});
   if (a.train) {
     models::export_torchscript_for_training(*net.module, net.forward_outputs, example, a.out, net.type_name);
+    if (!a.quiet) {
+      std::fprintf(stderr, "wrote %s (%s, training mode): torch.jit.load(path)(x) returns (aux, out) for OCR models\n",
+                   a.out.c_str(), config.arch.c_str());
+    }
   } else {
     models::export_torchscript(*net.module, net.forward, example, a.out, net.type_name);
-  }
-  if (a.quiet) return 0;
-  if (a.train) {
-    std::fprintf(stderr, "wrote %s (%s, training mode): torch.jit.load(path)(x) returns (aux, out) for OCR models\n",
-                 a.out.c_str(), config.arch.c_str());
-  } else {
-    std::fprintf(stderr, "wrote %s (%s, %lld classes): torch.jit.load(path)(x), x = (N, %lld, H, W) float\n",
-                 a.out.c_str(), config.arch.c_str(), static_cast<long long>(net.num_classes),
-                 static_cast<long long>(net.input_channels));
+    if (!a.quiet) {
+      std::fprintf(stderr, "wrote %s (%s, %lld classes): torch.jit.load(path)(x), x = (N, %lld, H, W) float\n",
+                   a.out.c_str(), config.arch.c_str(), static_cast<long long>(net.num_classes),
+                   static_cast<long long>(net.input_channels));
+    }
   }
   return 0;
 }

@@ -53,7 +53,9 @@ void trace_and_save(torch::nn::Module& module, const std::function<c10::IValue(c
   module.train(training);
   // A training-mode trace runs batch norm on the example, which moves the running statistics: keep the originals.
   std::vector<std::pair<at::Tensor, at::Tensor>> buffers;
-  for (const at::Tensor& b : module.buffers()) buffers.emplace_back(b, b.clone());
+  if (training) {
+    for (const at::Tensor& b : module.buffers()) buffers.emplace_back(b, b.clone());
+  }
   torch::AutoGradMode grad_mode(training);
   torch::jit::Module scripted = mirror(module, type_name, std::make_shared<torch::jit::CompilationUnit>());
 
