@@ -7,7 +7,7 @@
 #include "boundseg/metrics/boundary_metrics.h"
 #include "boundseg/metrics/instance_ap.h"
 #include "boundseg/metrics/pixel_metrics.h"
-#include "ops/boundary/boundary_kernels.h"
+#include "boundseg/ops/boundary_kernels.h"
 
 namespace {
 

@@ -10,7 +10,9 @@
 #include <ATen/core/Reduction.h>
 #include <c10/util/Exception.h>
 
-#include "ops/check_tensor.h"
+#include <ATen/Parallel.h>
+
+#include "boundseg/core/check.h"
 
 namespace boundseg::losses {
 
@@ -22,7 +24,6 @@ std::vector<double> cityscapes_class_weights() {
 
 namespace {
 
-using detail::describe;
 
 void check_class_weights(const std::vector<double>& weights, const char* where) {
   for (size_t i = 0; i < weights.size(); ++i) {

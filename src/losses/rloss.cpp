@@ -12,11 +12,13 @@
 #include <string>
 
 #include "core/simd_clones.h"
-#include "ops/check_tensor.h"
+#include <ATen/Parallel.h>
+
+#include "boundseg/core/check.h"
 
 namespace boundseg::losses {
 
-using boundseg::detail::describe_or_undefined;
+
 
 namespace {
 

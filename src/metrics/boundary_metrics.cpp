@@ -7,7 +7,7 @@
 
 #include "boundseg/core/error.h"
 #include "boundseg/data/cityscapes_labels.h"
-#include "ops/boundary/boundary_kernels.h"
+#include "boundseg/ops/boundary_kernels.h"
 
 namespace boundseg::metrics {
 namespace {

@@ -21,7 +21,7 @@
 
 #include "boundseg/core/error.h"
 #include "metrics/numpy_sum.h"
-#include "ops/boundary/boundary_kernels.h"
+#include "boundseg/ops/boundary_kernels.h"
 
 namespace boundseg::metrics {
 namespace {

@@ -15,7 +15,7 @@
 #include "boundseg/core/progress.h"
 #include "boundseg/data/cityscapes_labels.h"
 #include "boundseg/io/png.h"
-#include "ops/boundary/boundary_kernels.h"
+#include "boundseg/ops/boundary_kernels.h"
 
 namespace boundseg::metrics {
 namespace fs = std::filesystem;

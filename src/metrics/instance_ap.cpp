@@ -18,7 +18,7 @@
 #include "boundseg/io/atomic_file.h"
 #include "boundseg/io/png.h"
 #include "metrics/numpy_sum.h"
-#include "ops/boundary/boundary_kernels.h"
+#include "boundseg/ops/boundary_kernels.h"
 
 namespace boundseg::metrics {
 namespace {

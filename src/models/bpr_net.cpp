@@ -6,7 +6,9 @@
 
 #include "boundseg/core/error.h"
 #include "boundseg/models/ocr_head.h"
-#include "ops/check_tensor.h"
+#include <ATen/Parallel.h>
+
+#include "boundseg/core/check.h"
 
 namespace boundseg::models {
 
@@ -66,7 +68,7 @@ at::Tensor BprNetImpl::forward(const at::Tensor& x) { return forward_all(x).logi
 at::Tensor bpr_foreground_probability(const at::Tensor& logits, int64_t input_size, int64_t patch_size) {
   require(logits.defined() && logits.dim() == 4 && logits.size(1) == 2 && at::isFloatingType(logits.scalar_type()),
           "bpr_foreground_probability", "'logits'", "be a floating-point (N, 2, h, w) tensor",
-          [&] { return boundseg::detail::describe_or_undefined(logits); });
+          [&] { return boundseg::describe_or_undefined(logits); });
   require(input_size > 0 && patch_size > 0, "bpr_foreground_probability", "'input_size' and 'patch_size'",
           "be positive", [&] { return std::to_string(input_size) + " and " + std::to_string(patch_size); });
   // Two resizes, as the reference (resize to the network input, then to the original patch): for S = 256 the round

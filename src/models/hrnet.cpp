@@ -13,7 +13,9 @@
 
 #include "boundseg/core/error.h"
 #include "models/resize_like.h"
-#include "ops/check_tensor.h"
+#include <ATen/Parallel.h>
+
+#include "boundseg/core/check.h"
 
 namespace boundseg::models {
 namespace {
@@ -400,7 +402,7 @@ std::vector<at::Tensor> HrnetImpl::forward(const at::Tensor& x) {
   const int64_t channels = image_channels + options_.mask_channels();
   require(x.defined() && x.dim() == 4 && x.size(1) == channels && at::isFloatingType(x.scalar_type()), "Hrnet", "'x'",
           "be a floating-point (N, " + std::to_string(channels) + ", H, W) tensor",
-          [&] { return boundseg::detail::describe_or_undefined(x); });
+          [&] { return boundseg::describe_or_undefined(x); });
   at::Tensor y;
   if (conv_mask_) {
     y = conv1_->forward(x.narrow(1, 0, image_channels)) +

@@ -10,7 +10,9 @@
 
 #include "boundseg/core/error.h"
 #include "models/resize_like.h"
-#include "ops/check_tensor.h"
+#include <ATen/Parallel.h>
+
+#include "boundseg/core/check.h"
 
 namespace boundseg::models {
 namespace {
@@ -63,7 +65,7 @@ at::Tensor upsample_concat(const std::vector<at::Tensor>& features, const Featur
     require(f.defined() && f.dim() == 4 && f.size(1) == spec.channels[i] && at::isFloatingType(f.scalar_type()) &&
                 f.size(0) == features[0].size(0),
             where, name, "be a floating-point " + shape + " tensor with the batch size of features[0]",
-            [&] { return boundseg::detail::describe_or_undefined(f); });
+            [&] { return boundseg::describe_or_undefined(f); });
   }
   std::vector<at::Tensor> parts = {features[0]};
   for (size_t i = 1; i < features.size(); ++i) {
@@ -74,12 +76,12 @@ at::Tensor upsample_concat(const std::vector<at::Tensor>& features, const Featur
 
 at::Tensor spatial_gather(const at::Tensor& feats, const at::Tensor& logits) {
   require(feats.defined() && feats.dim() == 4, "spatial_gather", "'feats'", "be a (N, C, H, W) tensor",
-          [&] { return boundseg::detail::describe_or_undefined(feats); });
+          [&] { return boundseg::describe_or_undefined(feats); });
   require(logits.defined() && logits.dim() == 4 && logits.size(0) == feats.size(0) && logits.size(2) == feats.size(2) &&
               logits.size(3) == feats.size(3),
           "spatial_gather", "'logits'", "be a (N, K, H, W) tensor with the N, H, W of 'feats'",
           [&] {
-            return boundseg::detail::describe_or_undefined(logits) + " for 'feats' " + boundseg::detail::describe(feats);
+            return boundseg::describe_or_undefined(logits) + " for 'feats' " + boundseg::describe(feats);
           });
   // Each class map is normalised over the pixels (dim 2), not over the classes (§2 step 4). Shapes come from the
   // tensors (flatten, view_as), never from read-out sizes, so that a traced export stays size-generic.

@@ -9,11 +9,13 @@
 #include <vector>
 
 #include "core/simd_clones.h"
-#include "ops/check_tensor.h"
+#include <ATen/Parallel.h>
+
+#include "boundseg/core/check.h"
 
 namespace boundseg::refine {
 
-using boundseg::detail::describe_or_undefined;
+
 
 DenseCrfOptions DenseCrfOptions::deeplab_voc() {
   return DenseCrfOptions()

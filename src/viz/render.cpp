@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "boundseg/data/cityscapes_labels.h"
-#include "ops/boundary/boundary_kernels.h"
+#include "boundseg/ops/boundary_kernels.h"
 
 namespace boundseg::viz {
 

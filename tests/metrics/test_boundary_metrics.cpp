@@ -5,7 +5,7 @@
 
 #include "boundseg/io/png.h"
 #include "boundseg/metrics/boundary_metrics.h"
-#include "ops/boundary/boundary_kernels.h"
+#include "boundseg/ops/boundary_kernels.h"
 #include "reference/naive_boundary.h"
 #include "support/compare.h"
 #include "support/golden.h"

@@ -8,7 +8,7 @@
 #include <opencv2/core.hpp>
 
 #include "boundseg/metrics/coco_eval.h"
-#include "ops/boundary/boundary_kernels.h"
+#include "boundseg/ops/boundary_kernels.h"
 #include "support/golden.h"
 
 namespace boundseg::metrics {

@@ -7,7 +7,7 @@
 #include "boundseg/data/cityscapes_labels.h"
 #include "boundseg/io/png.h"
 #include "boundseg/metrics/instance_ap.h"
-#include "ops/boundary/boundary_kernels.h"
+#include "boundseg/ops/boundary_kernels.h"
 #include "support/compare.h"
 #include "support/golden.h"
 

@@ -5,7 +5,7 @@
 #include <random>
 
 #include "boundseg/ops/boundary.h"
-#include "ops/boundary/boundary_kernels.h"
+#include "boundseg/ops/boundary_kernels.h"
 #include "reference/naive_boundary.h"
 #include "support/golden.h"
 #include "support/tensor_mat.h"

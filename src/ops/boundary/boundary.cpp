@@ -3,8 +3,9 @@
 
 #include <ATen/ATen.h>
 
-#include "ops/boundary/boundary_kernels.h"
-#include "ops/check_tensor.h"
+#include "boundseg/ops/boundary_kernels.h"
+#include "boundseg/core/check.h"
+#include "ops/plane_loop.h"
 
 namespace boundseg::ops {
 namespace {
@@ -24,7 +25,7 @@ int64_t boundary_band_width(double dilation_ratio, int64_t height, int64_t width
 }
 
 at::Tensor mask_to_boundary(const at::Tensor& mask, double dilation_ratio) {
-  detail::check_image_tensor(mask, "mask_to_boundary", "mask", {kU8}, "a uint8 mask");
+  check_image_tensor(mask, "mask_to_boundary", "mask", {kU8}, "a uint8 mask");
   check_ratio(dilation_ratio, "mask_to_boundary");
   const at::Tensor src = mask.contiguous();
   at::Tensor out = at::empty_like(src);
@@ -36,7 +37,7 @@ at::Tensor mask_to_boundary(const at::Tensor& mask, double dilation_ratio) {
 }
 
 at::Tensor label_boundary_band(const at::Tensor& labels, double dilation_ratio) {
-  detail::check_image_tensor(labels, "label_boundary_band", "labels",
+  check_image_tensor(labels, "label_boundary_band", "labels",
                              {at::kByte, at::kShort, at::kInt, at::kLong},
                              "an integer label map (uint8, int16, int32 or int64)");
   check_ratio(dilation_ratio, "label_boundary_band");
@@ -56,7 +57,7 @@ at::Tensor label_boundary_band(const at::Tensor& labels, double dilation_ratio) 
 }
 
 at::Tensor cbl_boundary_targets(const at::Tensor& labels, const CblBoundaryOptions& options) {
-  detail::check_image_tensor(labels, "cbl_boundary_targets", "labels", {kU8}, "a uint8 trainId map");
+  check_image_tensor(labels, "cbl_boundary_targets", "labels", {kU8}, "a uint8 trainId map");
   check_ratio(options.dilation_ratio, "CblBoundaryOptions");
   const at::Tensor src = labels.contiguous();
   at::Tensor out = at::empty_like(src);
@@ -68,7 +69,7 @@ at::Tensor cbl_boundary_targets(const at::Tensor& labels, const CblBoundaryOptio
 }
 
 at::Tensor inverseform_edges(const at::Tensor& labels, int64_t num_classes, double radius) {
-  detail::check_image_tensor(labels, "inverseform_edges", "labels", {kU8}, "a uint8 trainId map");
+  check_image_tensor(labels, "inverseform_edges", "labels", {kU8}, "a uint8 trainId map");
   TORCH_CHECK_VALUE(num_classes >= 1 && num_classes <= 254, "boundseg inverseform_edges: 'num_classes' must be in [1, 254], but got ",
                     num_classes, ".");
   TORCH_CHECK_VALUE(radius >= 0.0 && std::isfinite(radius),
@@ -82,7 +83,7 @@ at::Tensor inverseform_edges(const at::Tensor& labels, int64_t num_classes, doub
 }
 
 at::Tensor seg2bmap(const at::Tensor& mask) {
-  detail::check_image_tensor(mask, "seg2bmap", "mask", {kU8, at::kBool}, "a uint8 or bool mask");
+  check_image_tensor(mask, "seg2bmap", "mask", {kU8, at::kBool}, "a uint8 or bool mask");
   const at::Tensor src = mask.to(kU8).contiguous();
   at::Tensor out = at::empty_like(src);
   detail::for_each_plane<uint8_t, uint8_t>(src, out, [&](const uint8_t* in, uint8_t* o, int64_t h, int64_t w) {

@@ -8,7 +8,7 @@
 #include <functional>
 #include <limits>
 
-#include "ops/boundary/boundary_kernels.h"
+#include "boundseg/ops/boundary_kernels.h"
 
 namespace boundseg::detail {
 

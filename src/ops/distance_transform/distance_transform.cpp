@@ -3,13 +3,13 @@
 
 #include <ATen/ATen.h>
 
-#include "ops/boundary/boundary_kernels.h"
-#include "ops/check_tensor.h"
+#include "boundseg/ops/boundary_kernels.h"
+#include "boundseg/core/check.h"
 
 namespace boundseg::ops {
 
 at::Tensor segment_distance_transform(const at::Tensor& labels) {
-  detail::check_image_tensor(labels, "segment_distance_transform", "labels",
+  check_image_tensor(labels, "segment_distance_transform", "labels",
                              {at::kByte, at::kShort, at::kInt, at::kLong},
                              "an integer label map (uint8, int16, int32 or int64)");
   const at::Tensor src = labels.contiguous();

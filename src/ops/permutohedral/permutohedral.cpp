@@ -16,7 +16,9 @@
 #include <vector>
 
 #include "core/simd_clones.h"
-#include "ops/check_tensor.h"
+#include <ATen/Parallel.h>
+
+#include "boundseg/core/check.h"
 
 namespace boundseg::ops {
 
@@ -261,10 +263,10 @@ constexpr int64_t kGrain = 512;
 
 PermutohedralLattice::PermutohedralLattice(const at::Tensor& features, LatticeMode mode) {
   TORCH_CHECK_VALUE(features.defined() && features.dim() == 2, "boundseg permutohedral_lattice: 'features' must be a ",
-                    "2-D (points, dims) tensor, but got ", detail::describe_or_undefined(features), ".");
+                    "2-D (points, dims) tensor, but got ", describe_or_undefined(features), ".");
   TORCH_CHECK_TYPE(features.scalar_type() == at::kFloat && features.device().is_cpu(),
                    "boundseg permutohedral_lattice: 'features' must be a float32 CPU tensor, but got a ",
-                   detail::describe(features), " on ", features.device(), ".");
+                   describe(features), " on ", features.device(), ".");
   const int64_t d = features.size(1);
   TORCH_CHECK_VALUE(d >= 1 && d <= kMaxDim, "boundseg permutohedral_lattice: the feature dimension must be in [1, ",
                     kMaxDim, "], but got ", d, ".");
@@ -353,10 +355,10 @@ void PermutohedralLattice::filter(const float* in, float* out, int64_t channels,
 at::Tensor PermutohedralLattice::filter(const at::Tensor& values, bool transpose) const {
   TORCH_CHECK_VALUE(values.defined() && values.dim() == 2 && values.size(0) == num_points(),
                     "boundseg permutohedral_lattice: 'values' must be a 2-D (", num_points(),
-                    ", channels) tensor, but got ", detail::describe_or_undefined(values), ".");
+                    ", channels) tensor, but got ", describe_or_undefined(values), ".");
   TORCH_CHECK_TYPE(values.scalar_type() == at::kFloat && values.device().is_cpu(),
                    "boundseg permutohedral_lattice: 'values' must be a float32 CPU tensor, but got a ",
-                   detail::describe(values), " on ", values.device(), ".");
+                   describe(values), " on ", values.device(), ".");
   const at::Tensor in = values.contiguous();
   at::Tensor out = at::empty_like(in);
   filter(in.data_ptr<float>(), out.data_ptr<float>(), in.size(1), transpose);
@@ -366,7 +368,7 @@ at::Tensor PermutohedralLattice::filter(const at::Tensor& values, bool transpose
 at::Tensor bilateral_features(const at::Tensor& image, double sigma_rgb, double sigma_xy) {
   TORCH_CHECK_VALUE(image.defined() && image.dim() == 3 && image.size(0) >= 1,
                     "boundseg bilateral_features: 'image' must be a 3-D (C, H, W) tensor, but got ",
-                    detail::describe_or_undefined(image), ".");
+                    describe_or_undefined(image), ".");
   TORCH_CHECK(image.device().is_cpu(), "boundseg bilateral_features: 'image' must be a CPU tensor, but got one on ",
               image.device(), ".");
   TORCH_CHECK_VALUE(sigma_rgb > 0 && sigma_xy > 0 && std::isfinite(sigma_rgb) && std::isfinite(sigma_xy),
@@ -403,15 +405,15 @@ std::pair<at::Tensor, at::Tensor> filter_images(const at::Tensor& image, const a
   TORCH_CHECK_VALUE(image.defined() && values.defined() && (image.dim() == 3 || image.dim() == 4) &&
                         values.dim() == image.dim(),
                     "boundseg bilateral_filter: 'image' and 'values' must both be (C, H, W) or both (N, C, H, W) ",
-                    "tensors, but got ", detail::describe_or_undefined(image), " and ",
-                    detail::describe_or_undefined(values), ".");
+                    "tensors, but got ", describe_or_undefined(image), " and ",
+                    describe_or_undefined(values), ".");
   const bool batched = image.dim() == 4;
   const at::Tensor images = batched ? image : image.unsqueeze(0);
   const at::Tensor maps = (batched ? values : values.unsqueeze(0)).to(at::kFloat).contiguous();
   TORCH_CHECK_VALUE(images.size(0) == maps.size(0) && images.size(2) == maps.size(2) &&
                         images.size(3) == maps.size(3),
                     "boundseg bilateral_filter: 'values' must have the image's batch size and H x W, but got ",
-                    detail::describe(values), " for ", detail::describe(image), ".");
+                    describe(values), " for ", describe(image), ".");
   TORCH_CHECK(images.device().is_cpu() && maps.device().is_cpu(),
               "boundseg bilateral_filter: 'image' and 'values' must be CPU tensors, but got ", image.device(), " and ",
               values.device(), ".");

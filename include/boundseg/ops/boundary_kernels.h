@@ -1,5 +1,4 @@
-// Raw CPU kernels behind ops/boundary.h, shared with the metrics (no tensors).
-// All images are dense row-major (h, w) buffers.
+// Raw CPU kernels behind ops/boundary.h on dense row-major (h, w) buffers, shared with the metrics and viz.
 #pragma once
 
 #include <cstdint>
