@@ -12,6 +12,7 @@
 #include "boundseg/core/error.h"
 #include "boundseg/data/cityscapes_labels.h"
 #include "boundseg/io/safetensors.h"
+#include "boundseg/losses/loss.h"
 #include "boundseg/models/zoo.h"
 #include "boundseg/train/trainer.h"
 #include "boundseg/data/synthetic.h"
@@ -73,25 +74,26 @@ metrics::EvalResult evaluate_network(const models::Network& network, const data:
 void train_and_report(const DemoArgs& a, const Size2& size, const fs::path& root) {
   std::fprintf(stderr, "\nGenerating %d synthetic training scenes\n", a.train_images);
   data::write_synthetic_cityscapes(root, a.train_images, size.height, size.width, a.seed, !a.quiet, "train");
-  config::TrainConfig c;
+  train::TrainSpec c;
   c.model.arch = "hrnet_tiny_ocr";
   c.data.train = {"cityscapes", root.string(), "train"};
   c.data.val = {"cityscapes", root.string(), "val"};
   c.data.has_val = true;
-  c.data.batch_size = 4;
-  c.data.workers = 2;
-  c.data.augment.crop_height = std::min(256, size.height);
-  c.data.augment.crop_width = std::min(256, size.width);
-  c.data.augment.scale_min = 0.5;
-  c.data.augment.scale_max = 1.0;
+  c.data.loader.batch_size = 4;
+  c.data.loader.workers = 2;
+  data::AugmentOptions& augment = c.data.loader.augment;
+  augment.crop_height = std::min(256, size.height);
+  augment.crop_width = std::min(256, size.width);
+  augment.scale_min = 0.5;
+  augment.scale_max = 1.0;
   c.optimizer.type = "adamw";
   c.optimizer.lr = 0.003;
   c.optimizer.weight_decay = 0.01;
   c.schedule.iters = a.train_iters;
   c.schedule.warmup_iters = std::min(20, a.train_iters - 1);
-  c.losses = {config::LossTermConfig{}, config::LossTermConfig{}};
-  c.losses[1].output = "aux";
-  c.losses[1].weight = 0.4;
+  // CE on the main output and 0.4 CE on OCR's soft-region logits (openseg's recipe).
+  const losses::LossContext context = train::loss_context(c.data);
+  c.losses = {losses::make_loss_term("ce", context), losses::make_loss_term("ce", context, 0.4, {{"output", "aux"}})};
   c.run.seed = int64_t(a.seed);
   c.run.log_interval = 10;
   c.run.checkpoint_interval = 100;
@@ -99,13 +101,14 @@ void train_and_report(const DemoArgs& a, const Size2& size, const fs::path& root
   train::TrainerOptions options;
   options.work_dir = root / "train";
   options.progress = !a.quiet;
+  options.config_text = config::to_yaml(c);
   const auto start = std::chrono::steady_clock::now();
   std::fprintf(stderr, "Training %s for %d iterations (config: %s)\n", c.model.arch.c_str(), a.train_iters,
                (options.work_dir / "config.yaml").c_str());
   const train::TrainResult trained = train::train(c, options);
   const double minutes = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() / 60;
 
-  const data::SegmentationDataset val = train::dataset_from(c.data.val, "data.val");
+  const data::SegmentationDataset val = data::open_dataset(c.data.val, "data.val");
   torch::manual_seed(uint64_t(c.run.seed));
   models::ModelConfig untrained_config;
   untrained_config.arch = c.model.arch;
@@ -126,8 +129,8 @@ void train_and_report(const DemoArgs& a, const Size2& size, const fs::path& root
   };
   std::ostringstream report;
   report << "# boundseg demo: training on synthetic scenes\n\n"
-         << a.train_iters << " iterations of " << c.model.arch << " (batch 4, " << c.data.augment.crop_height << "x"
-         << c.data.augment.crop_width << " crops, AdamW) on " << a.train_images << " scenes in "
+         << a.train_iters << " iterations of " << c.model.arch << " (batch 4, " << augment.crop_height << "x"
+         << augment.crop_width << " crops, AdamW) on " << a.train_images << " scenes in "
          << std::to_string(minutes).substr(0, 4) << " min; evaluated on the " << val.size() << " val scenes ("
          << size.height << "x" << size.width << ", Cityscapes protocol).\n\n"
          << "| model | mIoU % | Boundary IoU % (0.02) | boundary F % (0.005) |\n|---|---|---|---|\n"

@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "boundseg/core/error.h"
+#include "boundseg/core/options.h"
 #include "boundseg/io/atomic_file.h"
 #include "boundseg/metrics/coco_eval.h"
 #include "boundseg/metrics/evaluator.h"
@@ -21,13 +22,16 @@ namespace {
 
 struct EvalArgs {
   std::string gt, pred, instances, json, coco_gt, coco_dt, protocol = "cityscapes", metrics, zero_union = "exclude";
-  int64_t num_classes = 19, ignore_index = 255;
-  std::vector<double> biou_ratios = {0.02, 0.005};
-  std::vector<double> bf_thresholds = {0.00088, 0.001875, 0.00375, 0.005};
-  double ap_ratio = 0.005, coco_ratio = 0.02;
-  std::vector<std::string> class_names;
+  /// The flags fill these (defaults: the options' own).
+  metrics::EvalOptions options;
+  metrics::CocoEvalOptions coco_boundary;
   bool quiet = false;
 };
+
+// The flags of EvalOptions fields whose flag is not the field name.
+const std::vector<std::pair<std::string, std::string>> kRenamedFlags = {
+    {"boundary_iou_ratios", "--biou-ratios"},
+    {"boundary_f_thresholds", "--bf-thresholds"}};
 
 const std::vector<std::string> kMetricNames = {"miou", "biou", "bf", "ap"};
 
@@ -42,9 +46,8 @@ int run_coco(const EvalArgs& a) {
                                      "AR1", "AR10", "AR100", "AR_small", "AR_medium", "AR_large"};
   nlohmann::json out;
   std::string table = fmt::format("{:<10} {:>8} {:>9}\n", "", "segm", "boundary");
-  metrics::CocoEvalOptions segm, boundary;
+  metrics::CocoEvalOptions segm, boundary = a.coco_boundary;
   boundary.iou_type = metrics::CocoIouType::kBoundary;
-  boundary.dilation_ratio = a.coco_ratio;
   const auto rs = metrics::coco_evaluate(gt, dt, segm);
   const auto rb = metrics::coco_evaluate(gt, dt, boundary);
   for (int i = 0; i < 12; ++i) {
@@ -56,7 +59,7 @@ int run_coco(const EvalArgs& a) {
   out["AP50"] = rs.stats[1];
   out["boundary_AP"] = rb.stats[0];
   out["boundary_AP50"] = rb.stats[1];
-  out["boundary_dilation_ratio"] = a.coco_ratio;
+  out["boundary_dilation_ratio"] = boundary.dilation_ratio;
   std::fputs(table.c_str(), stdout);
   if (!a.json.empty()) io::write_file_atomic(a.json, out.dump(2) + "\n");
   return 0;
@@ -70,16 +73,11 @@ int run_eval(const EvalArgs& a) {
   }
   require_usage(!a.gt.empty(), "eval", "--gt", "name the ground-truth directory (or use --coco-gt/--coco-dt)",
                 "nothing");
-  metrics::EvalOptions o;
+  metrics::EvalOptions o = a.options;
   o.protocol = a.protocol == "cityscapes" ? metrics::Protocol::kCityscapes : metrics::Protocol::kTrainId;
-  o.num_classes = a.num_classes;
-  o.ignore_index = a.ignore_index;
-  o.class_names = a.class_names;
-  o.boundary_iou_ratios = a.biou_ratios;
-  o.boundary_f_thresholds = a.bf_thresholds;
-  o.ap_boundary_ratio = a.ap_ratio;
   o.zero_union = a.zero_union == "zero" ? metrics::ZeroUnion::kZero : metrics::ZeroUnion::kExclude;
   o.progress = !a.quiet;
+  check_flags([&] { metrics::validate(o, OptionSite::flags("eval", kRenamedFlags)); });
 
   std::set<std::string> wanted;
   if (a.metrics.empty()) {
@@ -136,25 +134,27 @@ Command add_eval(CLI::App& app) {
                   "Directory of Cityscapes instance results (*_pred.txt + masks); default: --pred");
   cmd->add_option("--protocol", args->protocol, "cityscapes (label ids) or trainid")
       ->check(CLI::IsMember({"cityscapes", "trainid"}));
-  cmd->add_option("--num-classes", args->num_classes, "Classes of the trainid protocol")->check(CLI::Range(1, 255));
-  cmd->add_option("--ignore-index", args->ignore_index, "Ignore value of the trainid protocol");
-  cmd->add_option("--class-names", args->class_names, "Class names of the trainid protocol")->delimiter(',');
+  metrics::EvalOptions& o = args->options;
+  cmd->add_option("--num-classes", o.num_classes, "Classes of the trainid protocol")->capture_default_str();
+  cmd->add_option("--ignore-index", o.ignore_index, "Ignore value of the trainid protocol")->capture_default_str();
+  cmd->add_option("--class-names", o.class_names, "Class names of the trainid protocol")->delimiter(',');
   cmd->add_option("--metrics", args->metrics,
                   "Comma list of miou,biou,bf,ap (default: miou,biou,bf, plus ap when instance results exist)");
-  cmd->add_option("--biou-ratios", args->biou_ratios, "Boundary IoU dilation ratios")
+  cmd->add_option("--biou-ratios", o.boundary_iou_ratios, "Boundary IoU dilation ratios")
       ->delimiter(',')
-      ->check(CLI::NonNegativeNumber);
-  cmd->add_option("--bf-thresholds", args->bf_thresholds,
+      ->capture_default_str();
+  cmd->add_option("--bf-thresholds", o.boundary_f_thresholds,
                   "Boundary F tolerances: < 1 = fraction of the diagonal, >= 1 = pixels")
       ->delimiter(',')
-      ->check(CLI::PositiveNumber);
-  cmd->add_option("--ap-boundary-ratio", args->ap_ratio, "Dilation ratio of boundary AP (Cityscapes: 0.005)");
+      ->capture_default_str();
+  cmd->add_option("--ap-boundary-ratio", o.ap_boundary_ratio, "Dilation ratio of boundary AP (Cityscapes: 0.005)")
+      ->capture_default_str();
   cmd->add_option("--zero-union", args->zero_union,
                   "Classes absent from GT and prediction: exclude (NaN, default) or zero (counted as 0)")
       ->check(CLI::IsMember({"exclude", "zero"}));
   cmd->add_option("--coco-gt", args->coco_gt, "COCO ground-truth JSON (instead of --gt): mask AP and Boundary AP");
   cmd->add_option("--coco-dt", args->coco_dt, "COCO results JSON (list of RLE detections)");
-  cmd->add_option("--coco-boundary-ratio", args->coco_ratio, "Dilation ratio of COCO Boundary AP")
+  cmd->add_option("--coco-boundary-ratio", args->coco_boundary.dilation_ratio, "Dilation ratio of COCO Boundary AP")
       ->capture_default_str();
   cmd->add_option("--json", args->json, "Write the results as JSON (atomically)");
   cmd->add_flag("--quiet", args->quiet, "No progress bar");

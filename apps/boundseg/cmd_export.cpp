@@ -30,7 +30,9 @@ int run_export(const ExportArgs& a) {
   if (config.arch.rfind("bpr_", 0) == 0) h = w = models::bpr_input_size(config.arch);  // BPR runs at a fixed size
   const at::Tensor example = at::zeros({1, net.input_channels, h, w});
   if (a.train) {
-    models::export_torchscript_for_training(*net.module, net.forward_outputs, example, a.out, net.type_name);
+    // The logits outputs (out, and aux for OCR), in name order.
+    const auto logits = [&net](const at::Tensor& x) { return net.forward_outputs(x, net.logits); };
+    models::export_torchscript_for_training(*net.module, logits, example, a.out, net.type_name);
     if (!a.quiet) {
       std::fprintf(stderr, "wrote %s (%s, training mode): torch.jit.load(path)(x) returns (aux, out) for OCR models\n",
                    a.out.c_str(), config.arch.c_str());

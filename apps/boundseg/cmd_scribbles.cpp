@@ -1,4 +1,5 @@
-// `boundseg scribbles convert|generate`: scribble label PNGs from ScribbleSup XML or from dense labels.
+// `boundseg scribbles convert|generate`: scribble label PNGs from ScribbleSup XML or from dense labels (the two
+// children share the output writer, so they live in one file).
 #include <algorithm>
 #include <cstdio>
 
@@ -87,14 +88,22 @@ int run_generate(const ScribbleArgs& a) {
 }  // namespace
 
 Command add_scribbles(CLI::App& app) {
-  CLI::App* cmd = app.add_subcommand("scribbles", "Scribble label PNGs (255 = unlabelled) for weak supervision");
-  cmd->require_subcommand(1);
+  return add_group(app, "scribbles", "Scribble label PNGs (255 = unlabelled) for weak supervision",
+                   {add_scribbles_convert, add_scribbles_generate});
+}
+
+Command add_scribbles_convert(CLI::App& scribbles) {
   auto args = std::make_shared<ScribbleArgs>();
-  CLI::App* convert = cmd->add_subcommand("convert", "Rasterise ScribbleSup XML annotations (3-px polylines)");
+  CLI::App* convert = scribbles.add_subcommand("convert", "Rasterise ScribbleSup XML annotations (3-px polylines)");
   convert->add_option("--xml", args->input, "Directory of ScribbleSup .xml files (e.g. pascal_2012/)")->required();
   convert->add_option("--out", args->out, "Output directory for <stem>.png")->required();
   convert->add_flag("--quiet", args->quiet, "No progress bar");
-  CLI::App* generate = cmd->add_subcommand("generate", "Skeleton-like scribbles from dense train-id label PNGs");
+  return {convert, [args] { return run_convert(*args); }};
+}
+
+Command add_scribbles_generate(CLI::App& scribbles) {
+  auto args = std::make_shared<ScribbleArgs>();
+  CLI::App* generate = scribbles.add_subcommand("generate", "Skeleton-like scribbles from dense train-id label PNGs");
   generate->add_option("--labels", args->input, "Directory of train-id label PNGs (searched recursively)")->required();
   generate->add_option("--out", args->out, "Output directory for <image stem>.png")->required();
   generate->add_option("--label-suffix", args->label_suffix,
@@ -110,7 +119,7 @@ Command add_scribbles(CLI::App& app) {
       ->check(CLI::Range(1, 25))
       ->capture_default_str();
   generate->add_flag("--quiet", args->quiet, "No progress bar");
-  return {cmd, [args, convert] { return convert->parsed() ? run_convert(*args) : run_generate(*args); }};
+  return {generate, [args] { return run_generate(*args); }};
 }
 
 }  // namespace boundseg::cli

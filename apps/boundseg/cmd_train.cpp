@@ -22,14 +22,8 @@ struct TrainArgs {
 
 int run_train(const TrainArgs& a) {
   // Config errors are usage errors (exit 2) and stop everything before any process or file is made.
-  config::TrainConfig config;
-  try {
-    config = config::load_train_config(a.config, a.overrides);
-  } catch (const UsageError&) {
-    throw;
-  } catch (const Error& e) {
-    throw UsageError(e.what());
-  }
+  train::TrainSpec spec;
+  check_flags([&] { spec = config::load_train_config(a.config, a.overrides); });
   const fs::path work_dir = a.work_dir.empty() ? fs::path("work_dirs") / fs::path(a.config).stem() : fs::path(a.work_dir);
   const train::DistributedEnv env = train::DistributedEnv::from_environment();
 
@@ -51,8 +45,9 @@ int run_train(const TrainArgs& a) {
   options.work_dir = work_dir;
   options.resume = a.resume;
   options.progress = !a.quiet;
+  options.config_text = config::to_yaml(spec);
   if (env.world_size > 1) options.group = std::make_shared<train::ProcessGroup>(env);
-  const train::TrainResult result = train::train(config, options);
+  const train::TrainResult result = train::train(spec, options);
   if (env.rank == 0) {
     std::printf("Trained iterations %lld..%lld; weights: %s (model config %s)\n",
                 static_cast<long long>(result.start_iteration), static_cast<long long>(result.end_iteration),

@@ -73,12 +73,35 @@ inline void require_safe_outputs(const std::string& what, const std::filesystem:
   }
 }
 
+/// Runs `check` (a library validate() of options filled from flags); its errors become usage errors (exit 2).
+template <typename Check>
+void check_flags(Check&& check) {
+  try {
+    check();
+  } catch (const UsageError&) {
+    throw;
+  } catch (const Error& e) {
+    throw UsageError(e.what());
+  }
+}
+
 /// A registered subcommand and the action to run once it is parsed.
 struct Command {
   CLI::App* app;
   std::function<int()> run;
 };
+/// Registers a command under `parent` (each lives in its own cmd_*.cpp file).
+using CommandFactory = Command (*)(CLI::App& parent);
 
+/// A parent command ("refine", "scribbles"): its children register themselves from their own files, exactly one
+/// must be given, and running the parent runs the child that was parsed. --help works at every level.
+Command add_group(CLI::App& parent, const std::string& name, const std::string& description,
+                  const std::vector<CommandFactory>& children);
+
+/// The exit code of the parsed command among `commands` (2 when none was parsed).
+int run_parsed(const std::vector<Command>& commands);
+
+// Top-level commands (main.cpp registers them in this order).
 Command add_eval(CLI::App& app);
 Command add_demo(CLI::App& app);
 Command add_synth(CLI::App& app);
@@ -88,5 +111,12 @@ Command add_export(CLI::App& app);
 Command add_train(CLI::App& app);
 Command add_refine(CLI::App& app);
 Command add_scribbles(CLI::App& app);
+
+// Children of `refine` (cmd_refine.cpp lists them).
+Command add_refine_crf(CLI::App& refine);
+
+// Children of `scribbles`.
+Command add_scribbles_convert(CLI::App& scribbles);
+Command add_scribbles_generate(CLI::App& scribbles);
 
 }  // namespace boundseg::cli

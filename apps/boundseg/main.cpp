@@ -23,10 +23,11 @@ int main(int argc, char** argv) {
   int threads = 0;
   app.add_option("--threads", threads, "Worker threads (default: all cores)")->check(CLI::NonNegativeNumber);
   namespace cli = boundseg::cli;
-  const std::vector<cli::Command> commands = {cli::add_eval(app),    cli::add_demo(app),  cli::add_synth(app),
-                                              cli::add_convert(app), cli::add_infer(app), cli::add_export(app),
-                                              cli::add_train(app),   cli::add_refine(app),
-                                              cli::add_scribbles(app)};
+  std::vector<cli::Command> commands;
+  for (cli::CommandFactory add : {cli::add_eval, cli::add_demo, cli::add_synth, cli::add_convert, cli::add_infer,
+                                  cli::add_export, cli::add_train, cli::add_refine, cli::add_scribbles}) {
+    commands.push_back(add(app));
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -35,8 +36,7 @@ int main(int argc, char** argv) {
   // LibTorch's own default counts physical cores (1 on a 2-vCPU machine); "all cores" means every logical CPU.
   at::set_num_threads(threads > 0 ? threads : std::max(1, int(std::thread::hardware_concurrency())));
   try {
-    for (const auto& command : commands)
-      if (command.app->parsed()) return command.run();
+    return cli::run_parsed(commands);
   } catch (const boundseg::cli::UsageError& e) {
     std::fprintf(stderr, "%s\n", e.what());
     return 2;

@@ -136,4 +136,46 @@ SegmentationDataset folder_dataset(const fs::path& image_dir, const fs::path& la
   return finish(std::move(samples), LabelMapping::kNone, "'" + image_dir.string() + "'");
 }
 
+void validate(const DatasetSpec& d, const OptionSite& site) {
+  const std::vector<std::string> types = {"cityscapes", "ade20k", "voc", "folder"};
+  site.require(std::count(types.begin(), types.end(), d.type) == 1, "type", "be one of cityscapes, ade20k, voc, folder",
+               [&] { return "'" + d.type + "'"; });
+  site.require(d.labels == "trainids" || d.labels == "labelids", "labels", "be trainids or labelids",
+               [&] { return "'" + d.labels + "'"; });
+  site.require(d.type == "folder" || !d.root.empty(), "root", "name the dataset folder", [] { return "nothing"; });
+  site.require(d.type != "folder" || (!d.image_dir.empty() && !d.label_dir.empty()), "image_dir",
+               "and " + site.name("label_dir") + " name the folders of a folder dataset", [] { return "nothing"; });
+  site.require(d.limit >= 0, "limit", "be >= 0", [&] { return std::to_string(d.limit); });
+}
+
+SegmentationDataset open_dataset(const DatasetSpec& d, const std::string& key) {
+  try {
+    validate(d, key.empty() ? OptionSite("dataset") : OptionSite::key_path("config", key + "."));
+    SegmentationDataset dataset;
+    if (d.type == "cityscapes") {
+      dataset = cityscapes_dataset(d.root, d.split, d.labels == "labelids");
+    } else if (d.type == "ade20k") {
+      dataset = ade20k_dataset(d.root, d.split, d.reduce_zero_label);
+    } else if (d.type == "voc") {
+      dataset = voc_dataset(d.root, d.split, d.sbd_augmented);
+    } else {
+      dataset = folder_dataset(d.image_dir, d.label_dir, d.image_suffix, d.label_suffix);
+    }
+    if (d.limit > 0 && dataset.size() > d.limit) dataset.samples.resize(size_t(d.limit));
+    if (!d.scribbles.empty()) {
+      for (auto& sample : dataset.samples) {
+        sample.label = fs::path(d.scribbles) / (sample.name + ".png");
+        require(fs::is_regular_file(sample.label), "dataset", "scribbles",
+                "hold a scribble PNG per image (<sample name>.png)", [&] { return "no " + sample.label.string(); });
+      }
+      dataset.mapping = LabelMapping::kNone;
+    }
+    return dataset;
+  } catch (const Error& e) {
+    if (key.empty()) throw;
+    // Name the config section so the user knows which one to fix.
+    throw Error(std::string(e.what()) + " (config: " + key + ")");
+  }
+}
+
 }  // namespace boundseg::data

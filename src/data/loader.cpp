@@ -7,7 +7,6 @@
 #include <numeric>
 
 #include "boundseg/core/error.h"
-#include "boundseg/ops/boundary.h"
 
 namespace boundseg::data {
 namespace {
@@ -22,18 +21,25 @@ uint64_t mix(uint64_t x) {
 
 }  // namespace
 
+void validate(const LoaderOptions& o, const OptionSite& site) {
+  site.require(o.batch_size >= 1, "batch_size", "be >= 1", [&] { return std::to_string(o.batch_size); });
+  site.require(o.workers >= 0, "workers", "be >= 0", [&] { return std::to_string(o.workers); });
+  site.require(o.prefetch >= 1, "prefetch", "be >= 1", [&] { return std::to_string(o.prefetch); });
+  site.require(o.ignore_index >= 0 && o.ignore_index <= 255, "ignore_index", "be in [0, 255] (labels are 8-bit)",
+               [&] { return std::to_string(o.ignore_index); });
+  validate(o.augment, site.nested("augment"));
+}
+
 TrainLoader::TrainLoader(SegmentationDataset dataset, LoaderOptions options, int64_t first_batch)
     : dataset_(std::move(dataset)),
       options_(std::move(options)),
       next_to_consume_(first_batch),
       next_to_produce_(first_batch) {
+  validate(options_, "loader");
   require(dataset_.size() > 0, "loader", "the dataset", "hold at least one sample", [] { return "none"; });
-  require(options_.batch_size >= 1 && options_.world_size >= 1 && options_.rank >= 0 &&
-              options_.rank < options_.world_size,
-          "loader", "batch_size, rank and world_size", "satisfy batch_size >= 1 and 0 <= rank < world_size", [&] {
-            return std::to_string(options_.batch_size) + ", " + std::to_string(options_.rank) + ", " +
-                   std::to_string(options_.world_size);
-          });
+  require(options_.world_size >= 1 && options_.rank >= 0 && options_.rank < options_.world_size, "loader",
+          "rank and world_size", "satisfy 0 <= rank < world_size",
+          [&] { return std::to_string(options_.rank) + ", " + std::to_string(options_.world_size); });
   for (int64_t t = 0; t < options_.workers; ++t) threads_.emplace_back([this] { work(); });
 }
 
@@ -60,29 +66,13 @@ std::vector<int64_t> TrainLoader::epoch_order(int64_t epoch) const {
   return order;
 }
 
-// CBL's GenerateBoundary: computed on the full-size label, before any resizing (cbl.md §6.3).
-cv::Mat TrainLoader::boundary_map(const cv::Mat& label) const {
-  ops::CblBoundaryOptions options;
-  options.dilation_ratio = options_.boundary_ratio;
-  options.ignore_index = uint8_t(options_.ignore_index);
-  const cv::Mat dense = label.isContinuous() ? label : label.clone();
-  const at::Tensor targets = ops::cbl_boundary_targets(
-      at::from_blob(const_cast<uint8_t*>(dense.ptr<uint8_t>()), {dense.rows, dense.cols}, at::kByte), options);
-  return cv::Mat(label.rows, label.cols, CV_8U, targets.contiguous().data_ptr<uint8_t>()).clone();
-}
-
 Batch TrainLoader::make_batch(int64_t index) const {
   const AugmentOptions& a = options_.augment;
   const int64_t b = options_.batch_size, w = options_.world_size;
   Batch batch;
   batch.index = index;
   batch.images = at::empty({b, 3, a.crop_height, a.crop_width}, at::kFloat);
-  batch.labels = at::empty({b, a.crop_height, a.crop_width}, at::kLong);
-  if (options_.regulariser_inputs) {
-    batch.rgb = at::empty({b, 3, a.crop_height, a.crop_width}, at::kFloat);
-    batch.roi = at::empty({b, a.crop_height, a.crop_width}, at::kFloat);
-  }
-  if (options_.boundary_ratio > 0) batch.boundary = at::empty({b, a.crop_height, a.crop_width}, at::kByte);
+  at::Tensor labels = at::empty({b, a.crop_height, a.crop_width}, at::kLong);
   const int64_t plane = a.crop_height * a.crop_width, n = dataset_.size();
   int64_t epoch = -1;
   std::vector<int64_t> order;  // the current epoch's permutation, made once per batch and epoch
@@ -91,24 +81,38 @@ Batch TrainLoader::make_batch(int64_t index) const {
     if (position / n != epoch) order = epoch_order(epoch = position / n);
     const int64_t sample = order[position % n];
     std::mt19937_64 rng(mix(mix(options_.seed) ^ uint64_t(position)));
-    const cv::Mat label = dataset_.read_label(sample);
-    const AugmentedPair pair = augment(dataset_.read_image(sample), label, a, options_.ignore_index, rng,
-                                       options_.boundary_ratio > 0 ? boundary_map(label) : cv::Mat());
+    const cv::Mat image = dataset_.read_image(sample), label = dataset_.read_label(sample);
+    // Every target's carried maps go through the augmentation together; first[t] is where target t's begin.
+    std::vector<CarriedMap> carried;
+    std::vector<size_t> first;
+    for (const auto& [name, target] : options_.targets) {
+      first.push_back(carried.size());
+      for (CarriedMap& m : target->carry(image, label)) carried.push_back(std::move(m));
+    }
+    first.push_back(carried.size());
+    AugmentedPair pair = augment(image, label, a, options_.ignore_index, rng, carried);
     normalize_openseg_into(pair.image, batch.images.data_ptr<float>() + j * 3 * plane);
-    if (options_.regulariser_inputs) {
-      batch.rgb[j].copy_(rgb_float_tensor(pair.image));
-      batch.roi[j].copy_(at::from_blob(pair.inside.data, {pair.inside.rows, pair.inside.cols}, at::kByte));
+    for (size_t t = 0; t < options_.targets.size(); ++t) {
+      const auto& [name, target] = options_.targets[t];
+      AugmentedSample s{pair.image, pair.label, pair.inside,
+                        std::vector<cv::Mat>(pair.carried.begin() + first[t], pair.carried.begin() + first[t + 1])};
+      const at::Tensor value = target->make(s);
+      at::Tensor& stacked = batch.targets[name];
+      if (!stacked.defined()) {
+        std::vector<int64_t> sizes = {b};
+        for (int64_t d : value.sizes()) sizes.push_back(d);
+        stacked = at::empty(sizes, value.options());
+      }
+      stacked[j].copy_(value);
     }
-    if (batch.boundary.defined()) {
-      batch.boundary[j].copy_(at::from_blob(pair.boundary.data, {pair.boundary.rows, pair.boundary.cols}, at::kByte));
-    }
-    int64_t* labels = batch.labels.data_ptr<int64_t>() + j * plane;
+    int64_t* dst = labels.data_ptr<int64_t>() + j * plane;
     for (int y = 0; y < pair.label.rows; ++y) {
       const uint8_t* row = pair.label.ptr<uint8_t>(y);
-      for (int x = 0; x < pair.label.cols; ++x) labels[y * pair.label.cols + x] = row[x];
+      for (int x = 0; x < pair.label.cols; ++x) dst[y * pair.label.cols + x] = row[x];
     }
     batch.names.push_back(dataset_.samples[sample].name);
   }
+  batch.targets[kLabels] = labels;
   return batch;
 }
 

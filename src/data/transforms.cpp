@@ -76,23 +76,44 @@ void photometric_distortion(cv::Mat& image, std::mt19937_64& rng) {
 
 }  // namespace
 
+void validate(const AugmentOptions& o, const OptionSite& site) {
+  site.require(o.scale_min > 0 && o.scale_min <= o.scale_max, "scale_min", "be > 0 and <= " + site.name("scale_max"),
+               [&] { return number_text(o.scale_min); });
+  site.require(o.aspect_min > 0 && o.aspect_min <= o.aspect_max, "aspect_min",
+               "be > 0 and <= " + site.name("aspect_max"), [&] { return number_text(o.aspect_min); });
+  site.require(o.crop_height >= 8 && o.crop_width >= 8, "crop_height", "and " + site.name("crop_width") + " be >= 8",
+               [&] { return std::to_string(o.crop_height) + "x" + std::to_string(o.crop_width); });
+  site.require(o.cat_max_ratio > 0 && o.cat_max_ratio <= 1, "cat_max_ratio", "be in (0, 1]",
+               [&] { return number_text(o.cat_max_ratio); });
+  site.require(o.flip_probability >= 0 && o.flip_probability <= 1, "flip_probability", "be in [0, 1]",
+               [&] { return number_text(o.flip_probability); });
+}
+
 AugmentedPair augment(const cv::Mat& image, const cv::Mat& label, const AugmentOptions& o, int64_t ignore_index,
-                      std::mt19937_64& rng, const cv::Mat& boundary) {
+                      std::mt19937_64& rng, const std::vector<CarriedMap>& carried) {
+  validate(o, "augment");
   require(image.type() == CV_8UC3 && label.type() == CV_8U && image.size() == label.size(), "augment",
           "the image and label", "be CV_8UC3 and CV_8U of one size", [&] {
             return std::to_string(image.cols) + "x" + std::to_string(image.rows) + " and " +
                    std::to_string(label.cols) + "x" + std::to_string(label.rows);
           });
-  require(boundary.empty() || (boundary.type() == CV_8U && boundary.size() == label.size()), "augment",
-          "the boundary map", "be CV_8U of the label's size",
-          [&] { return std::to_string(boundary.cols) + "x" + std::to_string(boundary.rows); });
+  for (size_t i = 0; i < carried.size(); ++i) {
+    const cv::Mat& m = carried[i].map;
+    require(m.channels() == 1 && m.size() == label.size(), "augment", "carried map " + std::to_string(i),
+            "be single-channel of the label's size",
+            [&] { return std::to_string(m.channels()) + " channel(s) " + std::to_string(m.cols) + "x" +
+                         std::to_string(m.rows); });
+  }
   // 1. random resize (openseg: w *= sqrt(a) s, h *= s / sqrt(a), truncated).
   const double s = uniform(rng, o.scale_min, o.scale_max), a = uniform(rng, o.aspect_min, o.aspect_max);
   const int w = std::max(1, int(image.cols * s * std::sqrt(a))), h = std::max(1, int(image.rows * s / std::sqrt(a)));
   AugmentedPair out;
   cv::resize(image, out.image, cv::Size(w, h), 0, 0, cv::INTER_CUBIC);
   cv::resize(label, out.label, cv::Size(w, h), 0, 0, cv::INTER_NEAREST);
-  if (!boundary.empty()) cv::resize(boundary, out.boundary, cv::Size(w, h), 0, 0, cv::INTER_NEAREST);
+  out.carried.resize(carried.size());
+  for (size_t i = 0; i < carried.size(); ++i) {
+    cv::resize(carried[i].map, out.carried[i], cv::Size(w, h), 0, 0, cv::INTER_NEAREST);
+  }
   out.inside = cv::Mat(h, w, CV_8U, cv::Scalar(1));
 
   // 2. pad to at least the crop, then crop (re-drawn while one class dominates, mmseg: 10 tries).
@@ -104,9 +125,9 @@ AugmentedPair augment(const cv::Mat& image, const cv::Mat& label, const AugmentO
                        cv::Scalar::all(double(ignore_index)));
     cv::copyMakeBorder(out.inside, out.inside, 0, std::max(0, ch - h), 0, std::max(0, cw - w), cv::BORDER_CONSTANT,
                        cv::Scalar::all(0));
-    if (!out.boundary.empty()) {
-      cv::copyMakeBorder(out.boundary, out.boundary, 0, std::max(0, ch - h), 0, std::max(0, cw - w),
-                         cv::BORDER_CONSTANT, cv::Scalar::all(double(ignore_index)));
+    for (size_t i = 0; i < carried.size(); ++i) {
+      cv::copyMakeBorder(out.carried[i], out.carried[i], 0, std::max(0, ch - h), 0, std::max(0, cw - w),
+                         cv::BORDER_CONSTANT, cv::Scalar::all(carried[i].pad));
     }
   }
   auto draw_crop = [&] {
@@ -125,14 +146,17 @@ AugmentedPair augment(const cv::Mat& image, const cv::Mat& label, const AugmentO
   out.image = out.image(crop).clone();
   out.label = out.label(crop).clone();
   out.inside = out.inside(crop).clone();
-  if (!out.boundary.empty()) out.boundary = out.boundary(crop).clone();
+  for (cv::Mat& m : out.carried) m = m(crop).clone();
 
   // 3. flip, 4. photometric distortion.
   if (coin(rng, o.flip_probability)) {
     cv::flip(out.image, out.image, 1);
     cv::flip(out.label, out.label, 1);
     cv::flip(out.inside, out.inside, 1);
-    if (!out.boundary.empty()) cv::flip(out.boundary, out.boundary, 1);
+    for (size_t i = 0; i < carried.size(); ++i) {
+      cv::flip(out.carried[i], out.carried[i], 1);
+      if (carried[i].after_flip) carried[i].after_flip(out.carried[i]);
+    }
   }
   if (o.photometric) photometric_distortion(out.image, rng);
   return out;

@@ -8,11 +8,9 @@
 
 #include <ATen/ATen.h>
 #include <ATen/core/Reduction.h>
-#include <c10/util/Exception.h>
-
-#include <ATen/Parallel.h>
 
 #include "boundseg/core/check.h"
+#include "boundseg/core/error.h"
 
 namespace boundseg::losses {
 
@@ -24,51 +22,42 @@ std::vector<double> cityscapes_class_weights() {
 
 namespace {
 
+std::string num(double v) { return number_text(v); }
 
-void check_class_weights(const std::vector<double>& weights, const char* where) {
-  for (size_t i = 0; i < weights.size(); ++i) {
-    TORCH_CHECK_VALUE(std::isfinite(weights[i]) && weights[i] >= 0.0, "boundseg ", where, ": option 'class_weights[",
-                      i, "]' must be finite and >= 0, but got ", weights[i], ".");
-  }
-}
-
-void check_term_weight(double value, const char* name, const char* where) {
-  TORCH_CHECK_VALUE(std::isfinite(value) && value >= 0.0, "boundseg ", where, ": option '", name,
-                    "' must be finite and >= 0, but got ", value, ".");
+void check_term_weight(double value, const char* name, const OptionSite& site) {
+  site.require(std::isfinite(value) && value >= 0.0, name, "be finite and >= 0", [&] { return num(value); });
 }
 
 /// logits: (N, K, H, W) floating point with K >= 1 and, when class weights are given, K == their count.
 void check_logits(const at::Tensor& logits, const char* arg, const std::vector<double>& weights, const char* where) {
-  TORCH_CHECK_VALUE(logits.defined(), "boundseg ", where, ": '", arg,
-                    "' must be a defined tensor, but got an undefined one.");
-  TORCH_CHECK_VALUE(logits.dim() == 4, "boundseg ", where, ": '", arg,
-                    "' must be a 4-D tensor (N, K, H, W), but got a ", describe(logits), ".");
-  TORCH_CHECK_TYPE(at::isFloatingType(logits.scalar_type()), "boundseg ", where, ": '", arg,
-                   "' must be a floating point tensor, but got a ", describe(logits), ".");
-  TORCH_CHECK_VALUE(logits.size(1) >= 1, "boundseg ", where, ": '", arg,
-                    "' must have at least one class channel, but got a ", describe(logits), ".");
-  TORCH_CHECK_VALUE(weights.empty() || logits.size(1) == static_cast<int64_t>(weights.size()), "boundseg ", where,
-                    ": '", arg, "' must have one channel per class weight (K = ", weights.size(), "), but got a ",
-                    describe(logits), ".");
+  const std::string name = std::string("'") + arg + "'";
+  require(logits.defined(), where, name, "be a defined tensor", [] { return "an undefined one"; });
+  require(logits.dim() == 4, where, name, "be a 4-D tensor (N, K, H, W)", [&] { return "a " + describe(logits); });
+  require(at::isFloatingType(logits.scalar_type()), where, name, "be a floating point tensor",
+          [&] { return "a " + describe(logits); });
+  require(logits.size(1) >= 1, where, name, "have at least one class channel", [&] { return "a " + describe(logits); });
+  require(weights.empty() || logits.size(1) == static_cast<int64_t>(weights.size()), where, name,
+          "have one channel per class weight (K = " + std::to_string(weights.size()) + ")",
+          [&] { return "a " + describe(logits); });
 }
 
 /// target: (N, H, W) int64 on the logits' device with the logits' N, H and W.
 void check_target_shape(const at::Tensor& target, const at::Tensor& logits, const char* logits_arg,
                         const char* where) {
-  TORCH_CHECK_VALUE(target.defined(), "boundseg ", where,
-                    ": 'target' must be a defined tensor, but got an undefined one.");
-  TORCH_CHECK_TYPE(target.scalar_type() == at::kLong, "boundseg ", where,
-                   ": 'target' must be an int64 tensor (N, H, W), but got a ", describe(target), ".");
-  TORCH_CHECK_VALUE(target.dim() == 3, "boundseg ", where, ": 'target' must be a 3-D tensor (N, H, W), but got a ",
-                    describe(target), ".");
-  TORCH_CHECK(target.device() == logits.device(), "boundseg ", where, ": 'target' must be on the device of '",
-              logits_arg, "' (", logits.device(), "), but got ", target.device(), ".");
+  require(target.defined(), where, "'target'", "be a defined tensor", [] { return "an undefined one"; });
+  require(target.scalar_type() == at::kLong, where, "'target'", "be an int64 tensor (N, H, W)",
+          [&] { return "a " + describe(target); });
+  require(target.dim() == 3, where, "'target'", "be a 3-D tensor (N, H, W)", [&] { return "a " + describe(target); });
+  require(target.device() == logits.device(), where, "'target'",
+          std::string("be on the device of '") + logits_arg + "' (" + logits.device().str() + ")",
+          [&] { return target.device().str(); });
   // No implicit resize: openseg nearest-resizes the target to the prediction size, a no-op for OCR (§4).
   const bool same = target.size(0) == logits.size(0) && target.size(1) == logits.size(2) &&
                     target.size(2) == logits.size(3);
-  TORCH_CHECK_VALUE(same, "boundseg ", where, ": 'target' must have the (N, H, W) of '", logits_arg, "' ([",
-                    logits.size(0), ", ", logits.size(2), ", ", logits.size(3), "]), but got a ", describe(target),
-                    "; resize the target to the prediction size first.");
+  require(same, where, "'target'",
+          std::string("have the (N, H, W) of '") + logits_arg + "' ([" + std::to_string(logits.size(0)) + ", " +
+              std::to_string(logits.size(2)) + ", " + std::to_string(logits.size(3)) + "])",
+          [&] { return "a " + describe(target) + "; resize the target to the prediction size first"; });
 }
 
 /// Every target value is in [0, K) or ignore_index. One device-to-host sync per call.
@@ -76,8 +65,9 @@ void check_target_values(const at::Tensor& target, int64_t num_classes, int64_t 
   const at::Tensor bad = target.ne(ignore_index).logical_and(target.lt(0).logical_or(target.ge(num_classes)));
   if (!bad.any().item<bool>()) return;
   const int64_t first = target.masked_select(bad).flatten()[0].item<int64_t>();
-  TORCH_CHECK_INDEX(false, "boundseg ", where, ": 'target' values must be in [0, ", num_classes,
-                    ") or equal the ignore_index ", ignore_index, ", but got ", first, ".");
+  fail(where, "'target' values",
+       "be in [0, " + std::to_string(num_classes) + ") or equal the ignore_index " + std::to_string(ignore_index),
+       std::to_string(first));
 }
 
 /// Class weights as a tensor of the logits' dtype and device (the reference uses a float32 tensor of the config
@@ -143,12 +133,11 @@ void check_aux_inputs(const at::Tensor& aux_logits, const at::Tensor& seg_logits
                       const std::vector<double>& weights, int64_t ignore_index, const char* where) {
   check_logits(aux_logits, "aux_logits", weights, where);
   check_logits(seg_logits, "seg_logits", weights, where);
-  TORCH_CHECK_VALUE(aux_logits.sizes() == seg_logits.sizes(), "boundseg ", where,
-                    ": 'aux_logits' must have the shape of 'seg_logits' (", seg_logits.sizes(), "), but got a ",
-                    describe(aux_logits), ".");
-  TORCH_CHECK_TYPE(aux_logits.scalar_type() == seg_logits.scalar_type(), "boundseg ", where,
-                   ": 'aux_logits' must have the dtype of 'seg_logits' (", seg_logits.scalar_type(), "), but got a ",
-                   describe(aux_logits), ".");
+  require(aux_logits.sizes() == seg_logits.sizes(), where, "'aux_logits'",
+          "have the shape of 'seg_logits' (" + describe(seg_logits) + ")", [&] { return "a " + describe(aux_logits); });
+  require(aux_logits.scalar_type() == seg_logits.scalar_type(), where, "'aux_logits'",
+          std::string("have the dtype of 'seg_logits' (") + c10::toString(seg_logits.scalar_type()) + ")",
+          [&] { return "a " + describe(aux_logits); });
   check_target_shape(target, seg_logits, "seg_logits", where);
   check_target_shape(target, aux_logits, "aux_logits", where);
   check_target_values(target, seg_logits.size(1), ignore_index, where);
@@ -156,28 +145,34 @@ void check_aux_inputs(const at::Tensor& aux_logits, const at::Tensor& seg_logits
 
 }  // namespace
 
-void validate(const WeightedCrossEntropyOptions& options, const char* where) {
-  check_class_weights(options.class_weights(), where);
+void validate_class_weights(const std::vector<double>& weights, const OptionSite& site) {
+  for (size_t i = 0; i < weights.size(); ++i) {
+    site.require(std::isfinite(weights[i]) && weights[i] >= 0.0, "class_weights[" + std::to_string(i) + "]",
+                 "be finite and >= 0", [&] { return num(weights[i]); });
+  }
 }
 
-void validate(const OhemCrossEntropyOptions& options, const char* where) {
-  check_class_weights(options.class_weights(), where);
-  TORCH_CHECK_VALUE(options.thresh() >= 0.0 && options.thresh() <= 1.0, "boundseg ", where,
-                    ": option 'thresh' must be in [0, 1], but got ", options.thresh(), ".");
-  TORCH_CHECK_VALUE(options.min_kept() >= 1, "boundseg ", where, ": option 'min_kept' must be >= 1, but got ",
-                    options.min_kept(), ".");
+void validate(const WeightedCrossEntropyOptions& options, const OptionSite& site) {
+  validate_class_weights(options.class_weights(), site);
 }
 
-void validate(const AuxCELossOptions& options, const char* where) {
-  validate(options.ce(), where);
-  check_term_weight(options.seg_weight(), "seg_weight", where);
-  check_term_weight(options.aux_weight(), "aux_weight", where);
+void validate(const OhemCrossEntropyOptions& options, const OptionSite& site) {
+  validate_class_weights(options.class_weights(), site);
+  site.require(options.thresh() >= 0.0 && options.thresh() <= 1.0, "thresh", "be in [0, 1]",
+               [&] { return num(options.thresh()); });
+  site.require(options.min_kept() >= 1, "min_kept", "be >= 1", [&] { return std::to_string(options.min_kept()); });
 }
 
-void validate(const AuxOhemCELossOptions& options, const char* where) {
-  validate(options.ohem(), where);
-  check_term_weight(options.seg_weight(), "seg_weight", where);
-  check_term_weight(options.aux_weight(), "aux_weight", where);
+void validate(const AuxCELossOptions& options, const OptionSite& site) {
+  validate(options.ce(), site);
+  check_term_weight(options.seg_weight(), "seg_weight", site);
+  check_term_weight(options.aux_weight(), "aux_weight", site);
+}
+
+void validate(const AuxOhemCELossOptions& options, const OptionSite& site) {
+  validate(options.ohem(), site);
+  check_term_weight(options.seg_weight(), "seg_weight", site);
+  check_term_weight(options.aux_weight(), "aux_weight", site);
 }
 
 namespace functional {

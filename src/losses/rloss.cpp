@@ -11,45 +11,46 @@
 #include <limits>
 #include <string>
 
-#include "core/simd_clones.h"
 #include <ATen/Parallel.h>
 
 #include "boundseg/core/check.h"
+#include "boundseg/core/error.h"
+#include "core/simd_clones.h"
 
 namespace boundseg::losses {
-
-
-
 namespace {
 
 void check_crf_inputs(const at::Tensor& images, const at::Tensor& probabilities, const at::Tensor& roi,
                       const char* where) {
-  TORCH_CHECK_VALUE(images.defined() && images.dim() == 4 && images.size(1) >= 1, "boundseg ", where,
-                    ": 'images' must be a 4-D (N, C, H, W) tensor of 0..255 colours, but got ",
-                    describe_or_undefined(images), ".");
-  TORCH_CHECK_VALUE(probabilities.defined() && probabilities.dim() == 4 && probabilities.size(0) == images.size(0) &&
-                        probabilities.size(2) == images.size(2) && probabilities.size(3) == images.size(3),
-                    "boundseg ", where, ": 'probabilities' must be (N, K, H, W) with the images' N, H, W, but got ",
-                    describe_or_undefined(probabilities), " for ", describe_or_undefined(images), ".");
-  TORCH_CHECK_TYPE(probabilities.scalar_type() == at::kFloat, "boundseg ", where,
-                   ": 'probabilities' must be float32, but got ", describe_or_undefined(probabilities), ".");
-  TORCH_CHECK_VALUE(roi.defined() && roi.dim() == 3 && roi.size(0) == images.size(0) &&
-                        roi.size(1) == images.size(2) && roi.size(2) == images.size(3),
-                    "boundseg ", where, ": 'roi' must be (N, H, W) with the images' N, H, W, but got ",
-                    describe_or_undefined(roi), " for ", describe_or_undefined(images), ".");
-  for (const at::Tensor* t : {&images, &probabilities, &roi}) {
-    TORCH_CHECK(t->device().is_cpu(), "boundseg ", where, ": 'images', 'probabilities' and 'roi' must be CPU ",
-                "tensors (the lattice runs on the CPU), but got one on ", t->device(), ".");
-  }
+  require(images.defined() && images.dim() == 4 && images.size(1) >= 1, where, "'images'",
+          "be a 4-D (N, C, H, W) tensor of 0..255 colours", [&] { return describe_or_undefined(images); });
+  require(probabilities.defined() && probabilities.dim() == 4 && probabilities.size(0) == images.size(0) &&
+              probabilities.size(2) == images.size(2) && probabilities.size(3) == images.size(3),
+          where, "'probabilities'", "be (N, K, H, W) with the images' N, H, W",
+          [&] { return describe_or_undefined(probabilities) + " for " + describe_or_undefined(images); });
+  require(probabilities.scalar_type() == at::kFloat, where, "'probabilities'", "be float32",
+          [&] { return describe_or_undefined(probabilities); });
+  require(roi.defined() && roi.dim() == 3 && roi.size(0) == images.size(0) && roi.size(1) == images.size(2) &&
+              roi.size(2) == images.size(3),
+          where, "'roi'", "be (N, H, W) with the images' N, H, W",
+          [&] { return describe_or_undefined(roi) + " for " + describe_or_undefined(images); });
+  check_cpu(images, where, "images");
+  check_cpu(probabilities, where, "probabilities");
+  check_cpu(roi, where, "roi");
 }
 
-void check_kernel(const CrfKernelOptions& k, const char* where) {
-  TORCH_CHECK_VALUE(k.scale_factor() > 0 && k.scale_factor() <= 1, "boundseg ", where,
-                    ": kernel.scale_factor must be in (0, 1], but got ", k.scale_factor(), ".");
-  TORCH_CHECK_VALUE(k.sigma_rgb() > 0 && k.sigma_xy() > 0 && std::isfinite(k.sigma_rgb()) && std::isfinite(k.sigma_xy()),
-                    "boundseg ", where, ": kernel.sigma_rgb and kernel.sigma_xy must be positive and finite, but got ",
-                    k.sigma_rgb(), " and ", k.sigma_xy(), ".");
+}  // namespace
+
+void validate(const CrfKernelOptions& k, const OptionSite& site) {
+  site.require(k.scale_factor() > 0 && k.scale_factor() <= 1, "scale_factor", "be in (0, 1]",
+               [&] { return number_text(k.scale_factor()); });
+  site.require(k.sigma_rgb() > 0 && std::isfinite(k.sigma_rgb()), "sigma_rgb", "be positive and finite",
+               [&] { return number_text(k.sigma_rgb()); });
+  site.require(k.sigma_xy() > 0 && std::isfinite(k.sigma_xy()), "sigma_xy", "be positive and finite",
+               [&] { return number_text(k.sigma_xy()); });
 }
+
+namespace {
 
 // Σ a·b over n floats, accumulated in double in four independent lanes (vectorisable without reassociation).
 double dot_in_double(const float* a, const float* b, int64_t n) {
@@ -261,7 +262,7 @@ DenseCrfLossOptions DenseCrfLossOptions::rloss_caffe_resnet101() {
 CrfInputs scale_crf_inputs(const at::Tensor& images, const at::Tensor& probabilities, const at::Tensor& roi,
                            const CrfKernelOptions& kernel) {
   check_crf_inputs(images, probabilities, roi, "scale_crf_inputs");
-  check_kernel(kernel, "scale_crf_inputs");
+  validate(kernel, OptionSite("scale_crf_inputs").nested("kernel"));
   const at::Tensor image = images.to(at::kFloat);
   const at::Tensor mask = roi.to(at::kFloat);
   const double s = kernel.scale_factor();
@@ -302,20 +303,25 @@ at::Tensor normalized_cut_loss(const at::Tensor& images, const at::Tensor& proba
 
 at::Tensor size_loss(const at::Tensor& probabilities, const at::Tensor& roi, const at::Tensor& lower,
                      const at::Tensor& upper, const SizeLossOptions& options) {
-  TORCH_CHECK_VALUE(probabilities.defined() && probabilities.dim() == 4, "boundseg size_loss: 'probabilities' must ",
-                    "be a 4-D (N, K, H, W) tensor, but got ", describe_or_undefined(probabilities), ".");
+  constexpr const char* where = "size_loss";
+  require(probabilities.defined() && probabilities.dim() == 4, where, "'probabilities'",
+          "be a 4-D (N, K, H, W) tensor", [&] { return describe_or_undefined(probabilities); });
   const int64_t N = probabilities.size(0), K = probabilities.size(1);
   const int64_t H = probabilities.size(2), W = probabilities.size(3);
-  TORCH_CHECK_VALUE(roi.defined() && roi.sizes() == at::IntArrayRef({N, H, W}), "boundseg size_loss: 'roi' must be (",
-                    N, ", ", H, ", ", W, "), but got ", describe_or_undefined(roi), ".");
+  const auto dims = [](std::initializer_list<int64_t> sizes) {
+    std::string s;
+    for (int64_t v : sizes) s += (s.empty() ? "(" : ", ") + std::to_string(v);
+    return s + ")";
+  };
+  require(roi.defined() && roi.sizes() == at::IntArrayRef({N, H, W}), where, "'roi'", "be " + dims({N, H, W}),
+          [&] { return describe_or_undefined(roi); });
   for (const auto* bound : {&lower, &upper}) {
-    TORCH_CHECK_VALUE(bound->defined() && bound->sizes() == at::IntArrayRef({N, K}), "boundseg size_loss: '",
-                      bound == &lower ? "lower" : "upper", "' must be (", N, ", ", K, "), but got ",
-                      describe_or_undefined(*bound), ".");
+    require(bound->defined() && bound->sizes() == at::IntArrayRef({N, K}), where,
+            bound == &lower ? "'lower'" : "'upper'", "be " + dims({N, K}),
+            [&] { return describe_or_undefined(*bound); });
   }
-  TORCH_CHECK_VALUE((lower <= upper).all().item<bool>() && !at::isnan(lower).any().item<bool>(),
-                    "boundseg size_loss: 'lower' must be <= 'upper' everywhere, but got a lower bound above its upper ",
-                    "bound (or a NaN).");
+  require((lower <= upper).all().item<bool>() && !at::isnan(lower).any().item<bool>(), where, "'lower'",
+          "be <= 'upper' everywhere", [] { return "a lower bound above its upper bound (or a NaN)"; });
   const at::Tensor a = lower.to(probabilities.options()), b = upper.to(probabilities.options());
   const at::Tensor volume = (probabilities * roi.to(probabilities.options()).unsqueeze(1)).sum({2, 3});
   // An infinite upper bound gives clamp_min(-inf, 0) = 0 with a zero gradient.
@@ -328,21 +334,22 @@ at::Tensor size_loss(const at::Tensor& probabilities, const at::Tensor& roi, con
 
 at::Tensor partial_cross_entropy(const at::Tensor& logits, const at::Tensor& scribbles,
                                  const PartialCrossEntropyOptions& options) {
-  TORCH_CHECK_VALUE(logits.defined() && logits.dim() == 4, "boundseg partial_cross_entropy: 'logits' must be a 4-D ",
-                    "(N, K, H, W) tensor, but got ", describe_or_undefined(logits), ".");
+  constexpr const char* where = "partial_cross_entropy";
+  require(logits.defined() && logits.dim() == 4, where, "'logits'", "be a 4-D (N, K, H, W) tensor",
+          [&] { return describe_or_undefined(logits); });
   const int64_t N = logits.size(0), K = logits.size(1);
-  TORCH_CHECK_VALUE(scribbles.defined() && scribbles.dim() == 3 && !at::isFloatingType(scribbles.scalar_type()) &&
-                        scribbles.size(0) == N && scribbles.size(1) == logits.size(2) &&
-                        scribbles.size(2) == logits.size(3),
-                    "boundseg partial_cross_entropy: 'scribbles' must be an integer (N, H, W) map matching the ",
-                    "logits, but got ", describe_or_undefined(scribbles), " for ", describe_or_undefined(logits), ".");
+  require(scribbles.defined() && scribbles.dim() == 3 && !at::isFloatingType(scribbles.scalar_type()) &&
+              scribbles.size(0) == N && scribbles.size(1) == logits.size(2) && scribbles.size(2) == logits.size(3),
+          where, "'scribbles'", "be an integer (N, H, W) map matching the logits",
+          [&] { return describe_or_undefined(scribbles) + " for " + describe_or_undefined(logits); });
   at::Tensor target = scribbles.to(at::kLong);
   target = at::where(target == options.padding_index(), at::full_like(target, options.ignore_index()), target);
   const at::Tensor labelled = target != options.ignore_index();
   const at::Tensor bad = labelled & ((target < 0) | (target >= K));
-  TORCH_CHECK_VALUE(!bad.any().item<bool>(), "boundseg partial_cross_entropy: scribble values must be class ids in [0, ",
-                    K, "), ", options.ignore_index(), " (unlabelled) or ", options.padding_index(),
-                    " (padding), but got ", target.masked_select(bad)[0].item<int64_t>(), ".");
+  require(!bad.any().item<bool>(), where, "scribble values",
+          "be class ids in [0, " + std::to_string(K) + "), " + std::to_string(options.ignore_index()) +
+              " (unlabelled) or " + std::to_string(options.padding_index()) + " (padding)",
+          [&] { return std::to_string(target.masked_select(bad)[0].item<int64_t>()); });
   const int64_t count = labelled.sum().item<int64_t>();
   if (count == 0) return (logits * 0).sum();  // rloss: NaN; here 0 with a zero gradient
   at::Tensor loss = at::cross_entropy_loss(logits, target, {}, at::Reduction::Sum, options.ignore_index()) /
@@ -355,15 +362,14 @@ at::Tensor scribble_roi(const at::Tensor& scribbles, int64_t padding_index) {
 }
 
 at::Tensor caffe_roi(const at::Tensor& mean_subtracted_data) {
-  TORCH_CHECK_VALUE(mean_subtracted_data.defined() && mean_subtracted_data.dim() == 4 &&
-                        mean_subtracted_data.size(1) == 3,
-                    "boundseg caffe_roi: 'mean_subtracted_data' must be a (N, 3, H, W) tensor, but got ",
-                    describe_or_undefined(mean_subtracted_data), ".");
+  require(mean_subtracted_data.defined() && mean_subtracted_data.dim() == 4 && mean_subtracted_data.size(1) == 3,
+          "caffe_roi", "'mean_subtracted_data'", "be a (N, 3, H, W) tensor",
+          [&] { return describe_or_undefined(mean_subtracted_data); });
   return (mean_subtracted_data.abs() >= 1).any(1).to(at::kFloat);
 }
 
 DenseCrfLossImpl::DenseCrfLossImpl(DenseCrfLossOptions options) : options(std::move(options)) { reset(); }
-void DenseCrfLossImpl::reset() { check_kernel(options.kernel(), "DenseCrfLoss"); }
+void DenseCrfLossImpl::reset() { validate(options.kernel(), OptionSite("DenseCrfLoss").nested("kernel")); }
 at::Tensor DenseCrfLossImpl::forward(const at::Tensor& images, const at::Tensor& probabilities,
                                      const at::Tensor& roi) {
   return dense_crf_loss(images, probabilities, roi, options);
@@ -372,7 +378,7 @@ at::Tensor DenseCrfLossImpl::forward(const at::Tensor& images, const at::Tensor&
 NormalizedCutLossImpl::NormalizedCutLossImpl(NormalizedCutLossOptions options) : options(std::move(options)) {
   reset();
 }
-void NormalizedCutLossImpl::reset() { check_kernel(options.kernel(), "NormalizedCutLoss"); }
+void NormalizedCutLossImpl::reset() { validate(options.kernel(), OptionSite("NormalizedCutLoss").nested("kernel")); }
 at::Tensor NormalizedCutLossImpl::forward(const at::Tensor& images, const at::Tensor& probabilities,
                                           const at::Tensor& roi) {
   return normalized_cut_loss(images, probabilities, roi, options);

@@ -20,295 +20,20 @@
 #include <opencv2/core.hpp>
 
 #include "boundseg/core/error.h"
+#include "boundseg/io/coco_rle.h"
 #include "metrics/numpy_sum.h"
 #include "boundseg/ops/boundary_kernels.h"
 
 namespace boundseg::metrics {
 namespace {
 
+using io::Rle;
+using io::rle_area;
+using io::rle_bbox;
+
 using nlohmann::json;
 using Box = std::array<double, 4>;
 using Matrix = std::vector<std::vector<double>>;
-
-// maskApi.c stores counts and run positions as 32-bit unsigned ints, so a mask holds at most 2^32 - 1 pixels.
-constexpr uint64_t kMaxPixels = std::numeric_limits<uint32_t>::max();
-
-// Guard for polygon vertices: rleFrPoly converts 5 * coordinate to int and allocates one point per 1/5 pixel
-// along every edge, so far-away vertices would overflow int or exhaust memory.
-constexpr double kMaxPolygonCoordinate = 1e6;
-
-std::string shape_text(int64_t h, int64_t w) { return "[" + std::to_string(h) + ", " + std::to_string(w) + "]"; }
-
-bool valid_shape(int64_t h, int64_t w) {
-  return h >= 0 && w >= 0 && (h == 0 || static_cast<uint64_t>(w) <= kMaxPixels / static_cast<uint64_t>(h));
-}
-
-void check_shape(int64_t h, int64_t w, const char* what, const std::string& argument) {
-  require(valid_shape(h, w), what, argument, "be non-negative with height * width < 2^32 (32-bit RLE counts)",
-          [&] { return shape_text(h, w); });
-}
-
-uint64_t pixel_count(const Rle& rle) { return static_cast<uint64_t>(rle.height) * static_cast<uint64_t>(rle.width); }
-
-// Empty when `rle` is a consistent run-length encoding of its size, else what is wrong with it.
-std::string counts_problem(const Rle& rle) {
-  if (rle.counts.empty()) return "no counts";
-  uint64_t sum = 0;
-  for (uint32_t c : rle.counts) sum += c;
-  if (sum != pixel_count(rle)) return "counts summing to " + std::to_string(sum);
-  return {};
-}
-
-void check_rle(const Rle& rle, const char* what, const std::string& size_argument,
-               const std::string& counts_argument) {
-  check_shape(rle.height, rle.width, what, size_argument);
-  const std::string problem = counts_problem(rle);
-  if (!problem.empty())
-    fail(what, counts_argument,
-         "be non-empty and sum to height * width = " + std::to_string(pixel_count(rle)), problem);
-}
-
-/// Builds COCO counts from runs of values: zeros first (a leading 0 when the first pixel is set), equal adjacent
-/// runs merged, the last run always emitted, as maskApi.c rleEncode writes them.
-class RunWriter {
- public:
-  void push(bool value, uint64_t length) {
-    if (length == 0) return;
-    if (value != value_) {
-      counts_.push_back(static_cast<uint32_t>(length_));
-      value_ = value;
-      length_ = 0;
-    }
-    length_ += length;
-  }
-  std::vector<uint32_t> finish() {
-    counts_.push_back(static_cast<uint32_t>(length_));
-    return std::move(counts_);
-  }
-
- private:
-  std::vector<uint32_t> counts_;
-  bool value_ = false;
-  uint64_t length_ = 0;
-};
-
-/// Calls fn(x, y) for every set pixel (column-major runs, formats.md §5).
-template <typename Fn>
-void for_each_set_pixel(const Rle& rle, Fn&& fn) {
-  const uint64_t h = static_cast<uint64_t>(rle.height);
-  uint64_t pos = 0;
-  for (size_t j = 0; j < rle.counts.size(); ++j) {
-    const uint64_t c = rle.counts[j];
-    if (j % 2 == 1 && c > 0) {
-      int64_t x = static_cast<int64_t>(pos / h);
-      int64_t y = static_cast<int64_t>(pos % h);
-      for (uint64_t k = 0; k < c; ++k) {
-        fn(x, y);
-        if (++y == rle.height) {
-          y = 0;
-          ++x;
-        }
-      }
-    }
-    pos += c;
-  }
-}
-
-std::string char_text(char c) {
-  const auto u = static_cast<unsigned char>(c);
-  if (u >= 32 && u < 127) return std::string("'") + c + "'";
-  return "byte " + std::to_string(u);
-}
-
-// Inverse of rle_to_string (formats.md §5): 5-bit groups, least significant first, in characters 48..111;
-// bit 32 = another group follows, bit 16 of the last group = negative; from index 3 on a value is the delta to
-// the count two places back. Returns an empty string on success, else what is wrong with the string.
-std::string decode_counts(const std::string& s, std::vector<uint32_t>& counts) {
-  counts.clear();
-  size_t p = 0;
-  while (p < s.size()) {
-    int64_t x = 0;
-    int k = 0;
-    bool more = true;
-    while (more) {
-      if (p >= s.size()) return "a string that ends inside a count (its last character has the continuation bit)";
-      const int c = static_cast<unsigned char>(s[p]) - 48;
-      if (c < 0 || c > 63) return "character " + char_text(s[p]) + " at position " + std::to_string(p);
-      // 7 groups hold 35 bits, enough for any signed delta of 32-bit counts.
-      if (k == 7) return "a count longer than 7 characters at position " + std::to_string(p);
-      x |= static_cast<int64_t>(c & 0x1f) << (5 * k);
-      more = (c & 0x20) != 0;
-      ++p;
-      ++k;
-      if (!more && (c & 0x10)) x |= -(int64_t{1} << (5 * k));  // sign-extend from the last group
-    }
-    if (counts.size() > 2) x += counts[counts.size() - 2];
-    if (x < 0 || static_cast<uint64_t>(x) > kMaxPixels)
-      return "a run length of " + std::to_string(x) + " ending at position " + std::to_string(p);
-    counts.push_back(static_cast<uint32_t>(x));
-  }
-  return {};
-}
-
-// Rounds a * b to double before it takes part in a sum. rleFrPoly snaps points with (int)(a * b + .5); a fused
-// multiply-add (contracted by compilers under -march=native or on aarch64) can move a point across the
-// truncation boundary, so the product is forced through memory as the reference's x86-64 build computes it.
-double rounded_product(double a, double b) {
-  volatile double p = a * b;
-  return p;
-}
-
-// Empty when `xy` is an acceptable polygon for rleFrPoly, else what is wrong with it.
-std::string polygon_problem(const std::vector<double>& xy) {
-  if (xy.size() < 2 || xy.size() % 2 != 0)
-    return "a list of " + std::to_string(xy.size()) + " numbers (need x, y pairs, at least one)";
-  for (size_t i = 0; i < xy.size(); ++i)
-    if (!std::isfinite(xy[i]) || std::abs(xy[i]) > kMaxPolygonCoordinate)
-      return "coordinate " + std::to_string(xy[i]) + " at index " + std::to_string(i) +
-             " (must be finite and within +-1e6 px)";
-  return {};
-}
-
-// maskApi.c rleFrPoly, step by step (the result must equal the reference count for count):
-// 1. snap vertices to a 5x finer grid, (int)(5 v + .5) with C truncation toward zero;
-// 2. walk every edge one fine step at a time along its longer axis, rounding the other coordinate the same way;
-// 3. wherever the fine x changes, the crossed pixel-column centre (when it is an integer column inside the
-//    image) gets a boundary point at row ceil(min fine y, back on the pixel grid), clamped to [0, h];
-// 4. sort the column-major positions of those points, add h * w, and turn them into run lengths, folding
-//    repeated positions (zero-length runs) into their neighbours.
-Rle polygon_to_rle(const std::vector<double>& xy, int64_t height, int64_t width) {
-  constexpr double kScale = 5;  // rleFrPoly upsampling factor
-  const size_t k = xy.size() / 2;
-  std::vector<int> x(k + 1), y(k + 1);
-  for (size_t j = 0; j < k; ++j) {
-    x[j] = static_cast<int>(rounded_product(kScale, xy[2 * j]) + .5);
-    y[j] = static_cast<int>(rounded_product(kScale, xy[2 * j + 1]) + .5);
-  }
-  x[k] = x[0];
-  y[k] = y[0];
-
-  // Stage 2: dense fine-grid points along the closed outline.
-  std::vector<int> u, v;
-  size_t total = 0;
-  for (size_t j = 0; j < k; ++j)
-    total += static_cast<size_t>(std::max(std::abs(x[j] - x[j + 1]), std::abs(y[j] - y[j + 1]))) + 1;
-  u.reserve(total);
-  v.reserve(total);
-  for (size_t j = 0; j < k; ++j) {
-    int xs = x[j], xe = x[j + 1], ys = y[j], ye = y[j + 1];
-    const int dx = std::abs(xe - xs), dy = std::abs(ys - ye);
-    // Edges are walked from the endpoint with the smaller major coordinate but emitted in polygon order.
-    const bool flip = (dx >= dy && xs > xe) || (dx < dy && ys > ye);
-    if (flip) {
-      std::swap(xs, xe);
-      std::swap(ys, ye);
-    }
-    if (dx >= dy) {
-      // dx == dy == 0 (repeated vertex): the reference divides 0 by 0 here; the single point it emits has the
-      // same fine x as its neighbours, so its y is never read (stage 3 only looks where x changes).
-      const double s = dx == 0 ? 0.0 : static_cast<double>(ye - ys) / dx;
-      for (int d = 0; d <= dx; ++d) {
-        const int t = flip ? dx - d : d;
-        u.push_back(t + xs);
-        v.push_back(static_cast<int>(ys + rounded_product(s, t) + .5));
-      }
-    } else {
-      const double s = static_cast<double>(xe - xs) / dy;
-      for (int d = 0; d <= dy; ++d) {
-        const int t = flip ? dy - d : d;
-        v.push_back(t + ys);
-        u.push_back(static_cast<int>(xs + rounded_product(s, t) + .5));
-      }
-    }
-  }
-
-  // Stage 3: one boundary point per crossed pixel column.
-  std::vector<uint32_t> a;
-  const double h = static_cast<double>(height);
-  const double last_column = static_cast<double>(width - 1);
-  for (size_t j = 1; j < u.size(); ++j) {
-    if (u[j] == u[j - 1]) continue;
-    double xd = u[j] < u[j - 1] ? u[j] : u[j] - 1;
-    xd = (xd + .5) / kScale - .5;
-    if (std::floor(xd) != xd || xd < 0 || xd > last_column) continue;
-    double yd = v[j] < v[j - 1] ? v[j] : v[j - 1];
-    yd = (yd + .5) / kScale - .5;
-    if (yd < 0) {
-      yd = 0;
-    } else if (yd > h) {
-      yd = h;
-    }
-    yd = std::ceil(yd);
-    a.push_back(static_cast<uint32_t>(static_cast<int64_t>(xd) * height + static_cast<int64_t>(yd)));
-  }
-
-  // Stage 4: positions -> run lengths.
-  a.push_back(static_cast<uint32_t>(height * width));
-  std::sort(a.begin(), a.end());
-  uint32_t previous = 0;
-  for (uint32_t& position : a) {
-    const uint32_t current = position;
-    position -= previous;
-    previous = current;
-  }
-  std::vector<uint32_t> counts;
-  counts.push_back(a[0]);
-  for (size_t j = 1; j < a.size();) {
-    if (a[j] > 0) {
-      counts.push_back(a[j++]);
-    } else {
-      // Two toggles at one position cancel: drop the empty run and merge the next one into the previous.
-      ++j;
-      if (j < a.size()) counts.back() += a[j++];
-    }
-  }
-  return Rle{height, width, std::move(counts)};
-}
-
-// Walks two run lists of the same image in lockstep (as maskApi.c does) and calls step(length, a, b) for every
-// stretch of pixels where the first mask has value a and the second value b (stretches may be empty).
-template <typename Step>
-void walk_runs(const std::vector<uint32_t>& lhs, const std::vector<uint32_t>& rhs, Step step) {
-  uint64_t ca = lhs[0], cb = rhs[0], remaining = 1;
-  size_t ia = 1, ib = 1;
-  bool va = false, vb = false;
-  while (remaining > 0) {
-    const uint64_t c = std::min(ca, cb);
-    step(c, va, vb);
-    ca -= c;
-    if (ca == 0 && ia < lhs.size()) {
-      ca = lhs[ia++];
-      va = !va;
-    }
-    cb -= c;
-    if (cb == 0 && ib < rhs.size()) {
-      cb = rhs[ib++];
-      vb = !vb;
-    }
-    remaining = ca + cb;
-  }
-}
-
-// maskApi.c rleMerge with intersect = 0: the union of same-size RLEs, re-encoded run by run (zeros first).
-Rle merge_union(const std::vector<Rle>& rles) {
-  Rle merged = rles.front();
-  for (size_t i = 1; i < rles.size(); ++i) {
-    std::vector<uint32_t> out;
-    uint64_t run = 0;
-    bool value = false;
-    walk_runs(merged.counts, rles[i].counts, [&](uint64_t c, bool a, bool b) {
-      if ((a || b) != value) {
-        out.push_back(static_cast<uint32_t>(run));
-        run = 0;
-        value = !value;
-      }
-      run += c;
-    });
-    out.push_back(static_cast<uint32_t>(run));
-    merged.counts = std::move(out);
-  }
-  return merged;
-}
 
 // True where maskApi.c bbIou is > 0. Its value only gates the exact mask IoU, and with positive overlap
 // width and height both its denominators (crowd: |dt box|, else the box union) are positive.
@@ -325,7 +50,7 @@ double pair_iou(const Rle& dt, const Box& dt_box, const Rle& gt, const Box& gt_b
   if (!boxes_overlap(dt_box, gt_box)) return 0.0;
   if (dt.height != gt.height || dt.width != gt.width) return -1.0;
   uint64_t inter = 0, uni = 0;
-  walk_runs(dt.counts, gt.counts, [&](uint64_t c, bool a, bool b) {
+  io::walk_runs(dt.counts, gt.counts, [&](uint64_t c, bool a, bool b) {
     if (a || b) uni += c;
     if (a && b) inter += c;
   });
@@ -343,18 +68,18 @@ double pair_iou(const Rle& dt, const Box& dt_box, const Rle& gt, const Box& gt_b
 Rle boundary_band(const Rle& mask, int64_t d) {
   const int64_t h = mask.height, w = mask.width;
   int64_t x0 = w, y0 = h, x1 = -1, y1 = -1;
-  for_each_set_pixel(mask, [&](int64_t x, int64_t y) {
+  io::for_each_set_pixel(mask, [&](int64_t x, int64_t y) {
     x0 = std::min(x0, x);
     x1 = std::max(x1, x);
     y0 = std::min(y0, y);
     y1 = std::max(y1, y);
   });
-  if (x1 < 0) return Rle{h, w, {static_cast<uint32_t>(pixel_count(mask))}};
+  if (x1 < 0) return Rle{h, w, {static_cast<uint32_t>(uint64_t(h) * uint64_t(w))}};
   const int64_t bw = x1 - x0 + 1, bh = y1 - y0 + 1;
   std::vector<uint8_t> crop(static_cast<size_t>(bw * bh), 0), band(crop.size(), 0);
-  for_each_set_pixel(mask, [&](int64_t x, int64_t y) { crop[static_cast<size_t>((y - y0) * bw + (x - x0))] = 1; });
+  io::for_each_set_pixel(mask, [&](int64_t x, int64_t y) { crop[static_cast<size_t>((y - y0) * bw + (x - x0))] = 1; });
   detail::mask_to_boundary(crop.data(), band.data(), bh, bw, d);
-  RunWriter runs;
+  io::RunWriter runs;
   runs.push(false, static_cast<uint64_t>(x0 * h));
   for (int64_t x = 0; x < bw; ++x) {
     runs.push(false, static_cast<uint64_t>(y0));
@@ -452,32 +177,11 @@ bool as_flag(const json& v, const std::string& where) {
 
 // A COCO RLE object {size: [h, w], counts: str | [int]} of an annotation on `image`.
 Rle parse_rle_object(const json& seg, const Image& image, int64_t image_id, const std::string& where) {
-  const json& size = field(seg, "size", where);
-  const json& counts = field(seg, "counts", where);
-  if (!size.is_array() || size.size() != 2 || !size[0].is_number_integer() || !size[1].is_number_integer())
-    fail(kEval, where + ".size", "be [height, width]", brief(size));
-  const int64_t h = size[0].get<int64_t>(), w = size[1].get<int64_t>();
-  if (h != image.height || w != image.width)
-    fail(kEval, where + ".size", "equal the size " + shape_text(image.height, image.width) + " of image " +
-                                     std::to_string(image_id), shape_text(h, w));
-  Rle rle{h, w, {}};
-  if (counts.is_string()) {
-    const std::string problem = decode_counts(counts.get_ref<const std::string&>(), rle.counts);
-    if (!problem.empty()) fail(kEval, where + ".counts", "be a COCO compressed RLE string", problem);
-  } else if (counts.is_array()) {
-    rle.counts.reserve(counts.size());
-    for (size_t i = 0; i < counts.size(); ++i) {
-      const json& c = counts[i];
-      if (!c.is_number_integer() || c.get<int64_t>() < 0 || c.get<uint64_t>() > kMaxPixels)
-        fail(kEval, where + ".counts[" + std::to_string(i) + "]", "be a run length in [0, 2^32)", brief(c));
-      rle.counts.push_back(c.get<uint32_t>());
-    }
-  } else {
-    fail(kEval, where + ".counts", "be a compressed string or a list of run lengths", brief(counts));
-  }
-  const std::string problem = counts_problem(rle);
-  if (!problem.empty())
-    fail(kEval, where + ".counts", "sum to height * width = " + std::to_string(pixel_count(rle)), problem);
+  Rle rle = io::rle_from_json(seg, kEval, where);
+  if (rle.height != image.height || rle.width != image.width)
+    fail(kEval, where + ".size",
+         "equal the size " + io::rle_shape_text(image.height, image.width) + " of image " + std::to_string(image_id),
+         io::rle_shape_text(rle.height, rle.width));
   return rle;
 }
 
@@ -499,12 +203,12 @@ Rle parse_polygons(const json& seg, const Image& image, const std::string& where
          std::to_string(polygons[0].size()) + " numbers");
   std::vector<Rle> rles;
   for (size_t j = 0; j < polygons.size(); ++j) {
-    const std::string problem = polygon_problem(polygons[j]);
+    const std::string problem = io::rle_polygon_problem(polygons[j]);
     if (!problem.empty())
       fail(kEval, where + "[" + std::to_string(j) + "]", "be a polygon [x1, y1, x2, y2, ...]", problem);
-    rles.push_back(polygon_to_rle(polygons[j], image.height, image.width));
+    rles.push_back(io::rle_from_polygon(polygons[j], image.height, image.width));
   }
-  return merge_union(rles);
+  return io::rle_union(rles);
 }
 
 // evaluateImg output for one (category, area range, image); absent when the pair has neither GT nor DT.
@@ -671,97 +375,6 @@ std::vector<size_t> threshold_selection(std::optional<double> threshold) {
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------------------------
-// RLE (formats.md §5)
-
-Rle rle_encode(const cv::Mat& mask) {
-  require(mask.dims == 2 && mask.type() == CV_8UC1, "rle_encode", "'mask'",
-          "be a 2-D single-channel 8-bit matrix (CV_8UC1)",
-          [&] { return "a " + std::to_string(mask.dims) + "-D matrix of type " + cv::typeToString(mask.type()); });
-  check_shape(mask.rows, mask.cols, "rle_encode", "'mask'");
-  RunWriter runs;
-  for (int x = 0; x < mask.cols; ++x)
-    for (int y = 0; y < mask.rows; ++y) runs.push(mask.ptr<uint8_t>(y)[x] != 0, 1);
-  return Rle{mask.rows, mask.cols, runs.finish()};
-}
-
-cv::Mat rle_decode(const Rle& rle) {
-  check_rle(rle, "rle_decode", "the size of 'rle'", "'rle.counts'");
-  require(rle.height <= std::numeric_limits<int>::max() && rle.width <= std::numeric_limits<int>::max(),
-          "rle_decode", "'rle' size", "fit an OpenCV matrix", [&] { return shape_text(rle.height, rle.width); });
-  cv::Mat out = cv::Mat::zeros(static_cast<int>(rle.height), static_cast<int>(rle.width), CV_8UC1);
-  for_each_set_pixel(rle, [&](int64_t x, int64_t y) { out.ptr<uint8_t>(static_cast<int>(y))[x] = 1; });
-  return out;
-}
-
-std::string rle_to_string(const Rle& rle) {
-  std::string s;
-  for (size_t i = 0; i < rle.counts.size(); ++i) {
-    // Deltas to the count two places back only from index 3 on (i > 2, not i >= 2; formats.md §5).
-    int64_t x = rle.counts[i];
-    if (i > 2) x -= rle.counts[i - 2];
-    bool more = true;
-    while (more) {
-      int c = static_cast<int>(x & 0x1f);
-      x >>= 5;  // arithmetic shift of a signed value (GCC, Clang, MSVC; guaranteed since C++20)
-      more = (c & 0x10) ? x != -1 : x != 0;
-      if (more) c |= 0x20;
-      s.push_back(static_cast<char>(c + 48));
-    }
-  }
-  return s;
-}
-
-Rle rle_from_string(const std::string& counts, int64_t height, int64_t width) {
-  check_shape(height, width, "rle_from_string", "the size");
-  Rle rle{height, width, {}};
-  const std::string problem = decode_counts(counts, rle.counts);
-  if (!problem.empty()) fail("rle_from_string", "'counts'", "be a COCO compressed RLE string", problem);
-  check_rle(rle, "rle_from_string", "the size", "'counts'");
-  return rle;
-}
-
-Rle rle_from_polygon(const std::vector<double>& xy, int64_t height, int64_t width) {
-  check_shape(height, width, "rle_from_polygon", "the size");
-  require(height >= 1 && width >= 1, "rle_from_polygon", "the size", "be at least 1 x 1",
-          [&] { return shape_text(height, width); });
-  const std::string problem = polygon_problem(xy);
-  if (!problem.empty()) fail("rle_from_polygon", "'xy'", "be a polygon [x1, y1, x2, y2, ...]", problem);
-  return polygon_to_rle(xy, height, width);
-}
-
-int64_t rle_area(const Rle& rle) {
-  int64_t area = 0;
-  for (size_t j = 1; j < rle.counts.size(); j += 2) area += rle.counts[j];
-  return area;
-}
-
-// maskApi.c rleToBbox: first and last pixel of every run of ones; a run that wraps into the next column spans
-// the full height. Exact (tight) for valid RLEs.
-std::array<double, 4> rle_bbox(const Rle& rle) {
-  const size_t m = rle.counts.size() / 2 * 2;
-  if (m == 0 || rle.height <= 0) return {0, 0, 0, 0};
-  const auto h = static_cast<uint32_t>(rle.height), w = static_cast<uint32_t>(rle.width);
-  uint32_t xs = w, ys = h, xe = 0, ye = 0, cc = 0, xp = 0;
-  for (size_t j = 0; j < m; ++j) {
-    cc += rle.counts[j];
-    const uint32_t t = cc - static_cast<uint32_t>(j % 2);
-    const uint32_t y = t % h, x = (t - y) / h;
-    if (j % 2 == 0) {
-      xp = x;
-    } else if (xp < x) {
-      ys = 0;
-      ye = h - 1;
-    }
-    xs = std::min(xs, x);
-    xe = std::max(xe, x);
-    ys = std::min(ys, y);
-    ye = std::max(ye, y);
-  }
-  return {static_cast<double>(xs), static_cast<double>(ys), static_cast<double>(xe) - xs + 1,
-          static_cast<double>(ye) - ys + 1};
-}
-
-// ---------------------------------------------------------------------------------------------------------------
 // COCOeval (metrics.md §2.3)
 
 CocoEvalResult coco_evaluate(const nlohmann::json& ground_truth, const nlohmann::json& detections,
@@ -783,9 +396,9 @@ CocoEvalResult coco_evaluate(const nlohmann::json& ground_truth, const nlohmann:
     Image image;
     image.height = as_int(field(img, "height", where), where + ".height");
     image.width = as_int(field(img, "width", where), where + ".width");
-    require(image.height >= 1 && image.width >= 1 && valid_shape(image.height, image.width), kEval,
+    require(image.height >= 1 && image.width >= 1 && io::rle_valid_shape(image.height, image.width), kEval,
             where + " [height, width]", "be positive with height * width < 2^32",
-            [&] { return shape_text(image.height, image.width); });
+            [&] { return io::rle_shape_text(image.height, image.width); });
     if (!images.emplace(id, image).second)
       fail(kEval, where + ".id", "be unique", "a repeated id " + std::to_string(id));
   }

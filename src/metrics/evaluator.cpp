@@ -176,15 +176,6 @@ std::vector<EvalSample> discover_samples(const DiscoverOptions& o) {
 
 namespace {
 
-struct ImageStats {
-  CityscapesPixelStats cityscapes;
-  TrainIdPixelStats train_ids;
-  std::vector<BoundaryIouStats> boundary_iou;
-  BoundaryFImage boundary_f;
-  InstanceImageMatches instances;
-  std::vector<std::string> warnings;
-};
-
 cv::Mat read_label_map(const fs::path& path, bool eight_bit, const std::string& why) {
   cv::Mat m = io::read_label_png(path);
   require(!eight_bit || m.depth() == CV_8U, "eval", "the label map '" + path.string() + "'", "be an 8-bit PNG " + why,
@@ -192,164 +183,159 @@ cv::Mat read_label_map(const fs::path& path, bool eight_bit, const std::string& 
   return m;
 }
 
-void require_same_size(const cv::Mat& reference, const fs::path& reference_path, const cv::Mat& other,
-                       const fs::path& other_path) {
-  require(other.size() == reference.size(), "eval", "'" + other_path.string() + "'",
-          "have the size of '" + reference_path.string() + "' (" + std::to_string(reference.cols) + "x" +
+void require_same_size(const cv::Mat& reference, const std::string& reference_name, const cv::Mat& other,
+                       const std::string& other_name) {
+  require(other.size() == reference.size(), "eval", "'" + other_name + "'",
+          "have the size of '" + reference_name + "' (" + std::to_string(reference.cols) + "x" +
               std::to_string(reference.rows) + ")",
           [&] { return std::to_string(other.cols) + "x" + std::to_string(other.rows); });
 }
 
-ImageStats process_image(const EvalSample& s, const EvalOptions& o, const ClassMapping& mapping, bool with_iiou,
-                         const InstanceApOptions& ap_options) {
+bool semantic_metrics(const EvalOptions& o) { return o.pixel || o.boundary_iou || o.boundary_f; }
+
+}  // namespace
+
+void validate(const EvalOptions& o, const OptionSite& site) {
+  for (double ratio : o.boundary_iou_ratios)
+    site.require(std::isfinite(ratio) && ratio >= 0, "boundary_iou_ratios", "hold finite ratios >= 0",
+                 [&] { return number_text(ratio); });
+  for (double t : o.boundary_f_thresholds)
+    site.require(std::isfinite(t) && t > 0, "boundary_f_thresholds", "hold finite tolerances > 0",
+                 [&] { return number_text(t); });
+  site.require(std::isfinite(o.ap_boundary_ratio) && o.ap_boundary_ratio >= 0, "ap_boundary_ratio",
+               "be a finite ratio >= 0", [&] { return number_text(o.ap_boundary_ratio); });
+  auto unique = [](std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return std::adjacent_find(v.begin(), v.end()) == v.end();
+  };
+  site.require(unique(o.boundary_iou_ratios), "boundary_iou_ratios", "hold distinct values", [] { return "a repeat"; });
+  site.require(unique(o.boundary_f_thresholds), "boundary_f_thresholds", "hold distinct values",
+               [] { return "a repeat"; });
+  if (o.protocol == Protocol::kTrainId) {
+    site.require(o.num_classes >= 1 && o.num_classes <= 256, "num_classes", "be in [1, 256]",
+                 [&] { return std::to_string(o.num_classes); });
+    site.require(o.ignore_index < 0 || o.ignore_index >= o.num_classes, "ignore_index",
+                 "lie outside the classes 0.." + std::to_string(o.num_classes - 1),
+                 [&] { return std::to_string(o.ignore_index); });
+    site.require(o.class_names.empty() || int64_t(o.class_names.size()) == o.num_classes, "class_names",
+                 "number num_classes (" + std::to_string(o.num_classes) + ")",
+                 [&] { return std::to_string(o.class_names.size()) + " names"; });
+  }
+}
+
+Evaluator::Evaluator(EvalOptions options) : options_(std::move(options)) {
+  validate(options_, "eval");
+  const bool cityscapes = options_.protocol == Protocol::kCityscapes;
+  mapping_ = cityscapes ? ClassMapping::cityscapes_label_ids()
+                        : ClassMapping::train_ids(options_.num_classes, options_.ignore_index);
+  ap_options_.boundary_dilation_ratio = options_.ap_boundary_ratio;
+  if (cityscapes) {
+    for (int id : cityscapes::train_id_to_id()) class_names_.push_back(cityscapes::labels()[id].name);
+  } else {
+    for (int64_t c = 0; c < options_.num_classes; ++c)
+      class_names_.push_back(options_.class_names.empty() ? "class_" + std::to_string(c) : options_.class_names[c]);
+  }
+  reset();
+}
+
+void Evaluator::reset() {
+  num_images_ = 0;
+  all_have_instances_ = true;
+  cityscapes_ = CityscapesPixelStats();
+  train_ids_ = TrainIdPixelStats(options_.num_classes);
+  boundary_iou_.assign(options_.boundary_iou ? options_.boundary_iou_ratios.size() : 0,
+                       BoundaryIouStats(mapping_.num_classes));
+  boundary_f_ = BoundaryFStats(static_cast<int64_t>(options_.boundary_f_thresholds.size()), mapping_.num_classes);
+  matches_.clear();
+  warnings_.clear();
+}
+
+ImageStats Evaluator::measure(const EvalImage& image) const {
+  const EvalOptions& o = options_;
   ImageStats r;
-  const std::string source = s.gt.string();
+  r.warnings = image.warnings;
+  const cv::Mat& gt = image.gt;
+  const std::string& gt_name = image.sources.gt;
   const bool cityscapes = o.protocol == Protocol::kCityscapes;
-  const bool semantic = o.pixel || o.boundary_iou || o.boundary_f;
+  const bool semantic = semantic_metrics(o);
   // Boundary metrics index 8-bit maps; Cityscapes label ids are 8-bit anyway.
   const bool eight_bit = cityscapes || o.boundary_iou || o.boundary_f;
   const std::string why = cityscapes ? "of Cityscapes label ids" : "for boundary metrics";
-  const cv::Mat gt = read_label_map(s.gt, eight_bit, why);
-  cv::Mat pred, instances;
+  require(!eight_bit || gt.depth() == CV_8U, "eval", "the label map '" + gt_name + "'", "be an 8-bit PNG " + why,
+          [] { return "a 16-bit PNG"; });
   if (semantic) {
-    pred = read_label_map(s.prediction, eight_bit, why);
-    require_same_size(gt, s.gt, pred, s.prediction);
+    require(!eight_bit || image.prediction.depth() == CV_8U, "eval", "the label map '" + image.sources.prediction + "'",
+            "be an 8-bit PNG " + why, [] { return "a 16-bit PNG"; });
+    require_same_size(gt, gt_name, image.prediction, image.sources.prediction);
   }
-  if ((with_iiou && o.pixel) || o.instance_ap) {
-    instances = io::read_label_png(s.gt_instances);
-    require_same_size(gt, s.gt, instances, s.gt_instances);
-  }
-  const ImageSources names{source, s.prediction.string(), s.gt_instances.string()};
+  r.has_instances = !image.gt_instances.empty();
+  if (r.has_instances) require_same_size(gt, gt_name, image.gt_instances, image.sources.gt_instances);
   // The confusion pass also validates every id, whichever metrics are asked for.
   if (semantic && cityscapes) {
-    accumulate_cityscapes_pixels(gt, pred, with_iiou && o.pixel ? instances : cv::Mat(), r.cityscapes, names);
+    accumulate_cityscapes_pixels(gt, image.prediction, o.pixel ? image.gt_instances : cv::Mat(), r.cityscapes,
+                                 image.sources);
   } else if (semantic) {
     r.train_ids = TrainIdPixelStats(o.num_classes);
-    accumulate_train_id_pixels(gt, pred, o.ignore_index, r.train_ids, names);
+    accumulate_train_id_pixels(gt, image.prediction, o.ignore_index, r.train_ids, image.sources);
   }
   if (o.boundary_iou) {
     std::vector<int64_t> widths;
     for (double ratio : o.boundary_iou_ratios) widths.push_back(detail::band_width(ratio, gt.rows, gt.cols));
-    r.boundary_iou.assign(widths.size(), BoundaryIouStats(mapping.num_classes));
-    accumulate_boundary_iou(gt, pred, mapping, widths, r.boundary_iou);
+    r.boundary_iou.assign(widths.size(), BoundaryIouStats(mapping_.num_classes));
+    accumulate_boundary_iou(gt, image.prediction, mapping_, widths, r.boundary_iou);
   }
-  if (o.boundary_f) r.boundary_f = boundary_f_image(gt, pred, mapping, o.boundary_f_thresholds);
+  if (o.boundary_f) r.boundary_f = boundary_f_image(gt, image.prediction, mapping_, o.boundary_f_thresholds);
   if (o.instance_ap) {
+    require(cityscapes, "eval", "--metrics ap", "be used with --protocol cityscapes", [] { return "trainid"; });
+    require(r.has_instances, "eval", "the instance ground truth for '" + gt_name + "'",
+            "exist (*_gtFine_instanceIds.png beside the labelIds) for --metrics ap", [] { return "none"; });
     try {
-      InstanceMatcher matcher(instances, ap_options);
-      for (const auto& line : read_cityscapes_prediction_txt(s.instance_txt, &r.warnings)) {
+      InstanceMatcher matcher(image.gt_instances, ap_options_);
+      for (const auto& line : image.instances) {
         const cv::Mat mask = io::read_label_png(line.mask_path);
-        require_same_size(gt, s.gt, mask, line.mask_path);
+        require_same_size(gt, gt_name, mask, line.mask_path.string());
         matcher.add_prediction(line.label_id, line.confidence, mask);
       }
       r.instances = matcher.finish();
     } catch (const Error& e) {
       // The matcher checks values but knows no file names: add them.
-      throw Error(std::string(e.what()) + " (image '" + source + "', instance results '" + s.instance_txt.string() +
-                  "')");
+      throw Error(std::string(e.what()) + " (image '" + gt_name + "', instance results '" +
+                  image.instance_txt.string() + "')");
     }
   }
   return r;
 }
 
-void validate(const EvalOptions& o) {
-  for (double ratio : o.boundary_iou_ratios)
-    require(std::isfinite(ratio) && ratio >= 0, "eval", "--biou-ratios", "hold finite ratios >= 0",
-            [&] { return std::to_string(ratio); });
-  for (double t : o.boundary_f_thresholds)
-    require(std::isfinite(t) && t > 0, "eval", "--bf-thresholds", "hold finite tolerances > 0",
-            [&] { return std::to_string(t); });
-  require(std::isfinite(o.ap_boundary_ratio) && o.ap_boundary_ratio >= 0, "eval", "--ap-boundary-ratio",
-          "be a finite ratio >= 0", [&] { return std::to_string(o.ap_boundary_ratio); });
-  auto unique = [](std::vector<double> v) {
-    std::sort(v.begin(), v.end());
-    return std::adjacent_find(v.begin(), v.end()) == v.end();
-  };
-  require(unique(o.boundary_iou_ratios), "eval", "--biou-ratios", "hold distinct values", [] { return "a repeat"; });
-  require(unique(o.boundary_f_thresholds), "eval", "--bf-thresholds", "hold distinct values",
-          [] { return "a repeat"; });
-  if (o.protocol == Protocol::kTrainId) {
-    require(o.ignore_index < 0 || o.ignore_index >= o.num_classes, "eval", "--ignore-index",
-            "lie outside the classes 0.." + std::to_string(o.num_classes - 1),
-            [&] { return std::to_string(o.ignore_index); });
-  }
+void Evaluator::add(ImageStats s) {
+  ++num_images_;
+  all_have_instances_ = all_have_instances_ && s.has_instances;
+  cityscapes_ += s.cityscapes;
+  if (options_.protocol != Protocol::kCityscapes && semantic_metrics(options_)) train_ids_ += s.train_ids;
+  for (size_t r = 0; r < boundary_iou_.size(); ++r) boundary_iou_[r] += s.boundary_iou[r];
+  if (options_.boundary_f) boundary_f_.add(s.boundary_f);
+  if (options_.instance_ap) matches_.push_back(std::move(s.instances));
+  for (auto& w : s.warnings) warnings_.push_back(std::move(w));
 }
 
-}  // namespace
+void Evaluator::process(const EvalImage& image) { add(measure(image)); }
 
-EvalResult evaluate(const std::vector<EvalSample>& samples, const EvalOptions& o) {
-  validate(o);
-  require(!samples.empty(), "eval", "the dataset", "contain at least one image", [] { return "none"; });
+EvalResult Evaluator::result() const {
+  const EvalOptions& o = options_;
   const bool cityscapes = o.protocol == Protocol::kCityscapes;
-  const ClassMapping mapping =
-      cityscapes ? ClassMapping::cityscapes_label_ids() : ClassMapping::train_ids(o.num_classes, o.ignore_index);
+  require(num_images_ > 0, "eval", "the dataset", "contain at least one image", [] { return "none"; });
   EvalResult result;
   result.protocol = o.protocol;
-  result.num_images = static_cast<int64_t>(samples.size());
-  if (cityscapes) {
-    for (int id : cityscapes::train_id_to_id()) result.class_names.push_back(cityscapes::labels()[id].name);
-  } else {
-    require(o.class_names.empty() || int64_t(o.class_names.size()) == o.num_classes, "eval", "the class names",
-            "number --num-classes (" + std::to_string(o.num_classes) + ")",
-            [&] { return std::to_string(o.class_names.size()) + " names"; });
-    for (int64_t c = 0; c < o.num_classes; ++c)
-      result.class_names.push_back(o.class_names.empty() ? "class_" + std::to_string(c) : o.class_names[c]);
-  }
-  const bool semantic = o.pixel || o.boundary_iou || o.boundary_f;
-  bool with_iiou = cityscapes && o.pixel;
-  for (const auto& s : samples) {
-    require(!semantic || !s.prediction.empty(), "eval", "the prediction for '" + s.gt.string() + "'",
-            "be given for semantic metrics", [] { return "none (pass --pred)"; });
-    if (o.instance_ap) {
-      require(cityscapes, "eval", "--metrics ap", "be used with --protocol cityscapes", [] { return "trainid"; });
-      require(!s.instance_txt.empty(), "eval", "the instance results for '" + s.gt.string() + "'",
-              "be given for --metrics ap", [] { return "none (pass --instances)"; });
-      require(!s.gt_instances.empty(), "eval", "the instance ground truth for '" + s.gt.string() + "'",
-              "exist (*_gtFine_instanceIds.png beside the labelIds) for --metrics ap", [] { return "none"; });
-    }
-    if (s.gt_instances.empty()) with_iiou = false;
-  }
+  result.num_images = num_images_;
+  result.class_names = class_names_;
+  result.warnings = warnings_;
+  const bool with_iiou = cityscapes && o.pixel && all_have_instances_;
   if (cityscapes && o.pixel && !with_iiou)
-    result.warnings.push_back("iIoU not computed: some images have no *_gtFine_instanceIds.png");
-
-  CityscapesPixelStats cs_total;
-  TrainIdPixelStats tid_total(o.num_classes);
-  std::vector<BoundaryIouStats> biou_total(o.boundary_iou ? o.boundary_iou_ratios.size() : 0,
-                                          BoundaryIouStats(mapping.num_classes));
-  InstanceApOptions ap_options;
-  ap_options.boundary_dilation_ratio = o.ap_boundary_ratio;
-  BoundaryFStats bf_total(static_cast<int64_t>(o.boundary_f_thresholds.size()), mapping.num_classes);
-  std::vector<InstanceImageMatches> matches;
-
-  // Images are processed in parallel in chunks and reduced in order: memory
-  // stays bounded by one chunk and the sums do not depend on thread count.
-  ProgressBar progress("eval", result.num_images, o.progress);
-  const int64_t chunk = std::max<int64_t>(4 * at::get_num_threads(), 8);
-  for (int64_t begin = 0; begin < result.num_images; begin += chunk) {
-    const int64_t end = std::min(result.num_images, begin + chunk);
-    std::vector<ImageStats> stats(end - begin);
-    at::parallel_for(begin, end, 1, [&](int64_t b, int64_t e) {
-      for (int64_t i = b; i < e; ++i) {
-        stats[i - begin] = process_image(samples[i], o, mapping, with_iiou, ap_options);
-        progress.advance();
-      }
-    });
-    for (auto& s : stats) {
-      cs_total += s.cityscapes;
-      if (!cityscapes) tid_total += s.train_ids;
-      for (size_t r = 0; r < biou_total.size(); ++r) biou_total[r] += s.boundary_iou[r];
-      if (o.boundary_f) bf_total.add(s.boundary_f);
-      if (o.instance_ap) matches.push_back(std::move(s.instances));
-      for (auto& w : s.warnings) result.warnings.push_back(std::move(w));
-    }
-  }
-  progress.finish();
-
+    result.warnings.insert(result.warnings.begin(), "iIoU not computed: some images have no *_gtFine_instanceIds.png");
   if (o.pixel) {
     result.has_pixel = true;
     if (cityscapes) {
-      const CityscapesPixelScores s = cityscapes_pixel_scores(cs_total);
-      result.confusion = cs_total.confusion;
+      const CityscapesPixelScores s = cityscapes_pixel_scores(cityscapes_);
+      result.confusion = cityscapes_.confusion;
       for (int id : cityscapes::train_id_to_id()) {
         result.class_iou.push_back(s.class_iou[id]);
         result.class_iiou.push_back(with_iiou ? s.class_iiou[id] : kNaN);
@@ -366,8 +352,8 @@ EvalResult evaluate(const std::vector<EvalSample>& samples, const EvalOptions& o
       result.category_miou = s.category_miou;
       result.category_iiou_mean = with_iiou ? s.category_iiou_mean : kNaN;
     } else {
-      const TrainIdPixelScores s = train_id_pixel_scores(tid_total, o.zero_union);
-      result.confusion = tid_total.confusion;
+      const TrainIdPixelScores s = train_id_pixel_scores(train_ids_, o.zero_union);
+      result.confusion = train_ids_.confusion;
       result.class_iou = s.class_iou;
       result.class_accuracy = s.class_accuracy;
       result.class_dice = s.class_dice;
@@ -380,19 +366,81 @@ EvalResult evaluate(const std::vector<EvalSample>& samples, const EvalOptions& o
   }
   if (o.boundary_iou) {
     result.boundary_iou_ratios = o.boundary_iou_ratios;
-    for (const auto& stats : biou_total) result.boundary_iou.push_back(boundary_iou_scores(stats));
+    for (const auto& stats : boundary_iou_) result.boundary_iou.push_back(boundary_iou_scores(stats));
   }
   if (o.boundary_f) {
     result.boundary_f_thresholds = o.boundary_f_thresholds;
-    result.boundary_f = boundary_f_scores(bf_total);
+    result.boundary_f = boundary_f_scores(boundary_f_);
   }
   if (o.instance_ap) {
     result.has_ap = true;
     result.ap_boundary_ratio = o.ap_boundary_ratio;
-    result.ap = evaluate_instance_ap(matches, InstanceOverlap::kMask, ap_options);
-    result.boundary_ap = evaluate_instance_ap(matches, InstanceOverlap::kBoundary, ap_options);
+    result.ap = evaluate_instance_ap(matches_, InstanceOverlap::kMask, ap_options_);
+    result.boundary_ap = evaluate_instance_ap(matches_, InstanceOverlap::kBoundary, ap_options_);
   }
   return result;
+}
+
+namespace {
+
+// Reads the files of one sample into an EvalImage.
+EvalImage read_sample(const EvalSample& s, const EvalOptions& o, bool read_instances) {
+  const bool cityscapes = o.protocol == Protocol::kCityscapes;
+  const bool eight_bit = cityscapes || o.boundary_iou || o.boundary_f;
+  const std::string why = cityscapes ? "of Cityscapes label ids" : "for boundary metrics";
+  EvalImage image;
+  image.sources = {s.gt.string(), s.prediction.string(), s.gt_instances.string()};
+  image.gt = read_label_map(s.gt, eight_bit, why);
+  if (semantic_metrics(o)) image.prediction = read_label_map(s.prediction, eight_bit, why);
+  if (read_instances && !s.gt_instances.empty()) image.gt_instances = io::read_label_png(s.gt_instances);
+  if (o.instance_ap) {
+    image.instances = read_cityscapes_prediction_txt(s.instance_txt, &image.warnings);
+    image.instance_txt = s.instance_txt;
+  }
+  return image;
+}
+
+}  // namespace
+
+EvalResult evaluate(const std::vector<EvalSample>& samples, const EvalOptions& o) {
+  Evaluator evaluator(o);
+  require(!samples.empty(), "eval", "the dataset", "contain at least one image", [] { return "none"; });
+  const bool cityscapes = o.protocol == Protocol::kCityscapes;
+  bool with_iiou = cityscapes && o.pixel;
+  for (const auto& s : samples) {
+    require(!semantic_metrics(o) || !s.prediction.empty(), "eval", "the prediction for '" + s.gt.string() + "'",
+            "be given for semantic metrics", [] { return "none (pass --pred)"; });
+    if (o.instance_ap) {
+      require(cityscapes, "eval", "--metrics ap", "be used with --protocol cityscapes", [] { return "trainid"; });
+      require(!s.instance_txt.empty(), "eval", "the instance results for '" + s.gt.string() + "'",
+              "be given for --metrics ap", [] { return "none (pass --instances)"; });
+      require(!s.gt_instances.empty(), "eval", "the instance ground truth for '" + s.gt.string() + "'",
+              "exist (*_gtFine_instanceIds.png beside the labelIds) for --metrics ap", [] { return "none"; });
+    }
+    if (s.gt_instances.empty()) with_iiou = false;
+  }
+  // Instance maps are read only when some metric uses them (iIoU for every image, or AP).
+  const bool read_instances = with_iiou || o.instance_ap;
+
+  // Images are processed in parallel in chunks and reduced in order: memory stays bounded by one chunk and the
+  // sums do not depend on the thread count.
+  const int64_t n = static_cast<int64_t>(samples.size());
+  ProgressBar progress("eval", n, o.progress);
+  const int64_t chunk = std::max<int64_t>(4 * at::get_num_threads(), 8);
+  for (int64_t begin = 0; begin < n; begin += chunk) {
+    const int64_t end = std::min(n, begin + chunk);
+    std::vector<ImageStats> stats(end - begin);
+    at::parallel_for(begin, end, 1, [&](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i) {
+        const EvalImage image = read_sample(samples[i], o, read_instances);
+        stats[i - begin] = evaluator.measure(image);
+        progress.advance();
+      }
+    });
+    for (auto& s : stats) evaluator.add(std::move(s));
+  }
+  progress.finish();
+  return evaluator.result();
 }
 
 }  // namespace boundseg::metrics

@@ -16,6 +16,7 @@
 #include "boundseg/core/error.h"
 #include "boundseg/data/cityscapes_labels.h"
 #include "boundseg/io/atomic_file.h"
+#include "boundseg/io/cityscapes_instances.h"
 #include "boundseg/io/png.h"
 #include "metrics/numpy_sum.h"
 #include "boundseg/ops/boundary_kernels.h"
@@ -38,7 +39,9 @@ constexpr int64_t kInstanceIdFactor = 1000;
 // ---------------------------------------------------------------------------
 // Label helpers
 
-bool is_known_label(int64_t id) { return id == kLicensePlateId || (id >= 0 && id < cityscapes::kNumLabelIds); }
+bool is_known_label(int64_t id) {
+  return id == kLicensePlateId || (id >= 0 && id < cityscapes::kNumLabelIds);
+}
 
 bool is_ignored_label(int64_t id) {
   return id == kLicensePlateId || (id >= 0 && id < cityscapes::kNumLabelIds && cityscapes::labels()[id].ignore_in_eval);
@@ -63,130 +66,6 @@ int64_t label_of_instance_value(int64_t v) { return v < kInstanceIdFactor ? v : 
 
 
 std::string size_text(int64_t rows, int64_t cols) { return std::to_string(rows) + "x" + std::to_string(cols); }
-
-// ---------------------------------------------------------------------------
-// Prediction txt parsing (metrics.md §4.1, formats.md §4)
-
-// Quotes a line for error messages; control characters become escapes so a
-// stray tab or CR is visible.
-std::string quote_text(std::string_view s) {
-  constexpr size_t kMaxShown = 160;
-  std::string out = "'";
-  for (size_t i = 0; i < s.size() && i < kMaxShown; ++i) {
-    const unsigned char c = static_cast<unsigned char>(s[i]);
-    if (c == '\t') {
-      out += "\\t";
-    } else if (c == '\r') {
-      out += "\\r";
-    } else if (c < 0x20 || c == 0x7f) {
-      static const char* const kHex = "0123456789abcdef";
-      out += "\\x";
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  if (s.size() > kMaxShown) out += "...";
-  return out + "'";
-}
-
-// Python float(token): surrounding whitespace, an optional sign, decimal or
-// exponent forms, inf/infinity/nan in any case. (Python's digit separators
-// '_' are not accepted; no writer in the references emits them.)
-bool parse_python_float(std::string_view s, double* out) {
-  constexpr std::string_view kSpace = " \t\n\r\f\v";
-  const size_t first = s.find_first_not_of(kSpace);
-  if (first == std::string_view::npos) return false;
-  s = s.substr(first, s.find_last_not_of(kSpace) - first + 1);
-  bool negative = false;
-  if (s[0] == '+' || s[0] == '-') {
-    negative = s[0] == '-';
-    s.remove_prefix(1);
-  }
-  if (s.empty() || s[0] == '+' || s[0] == '-') return false;
-  double value = 0.0;
-  const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), value, std::chars_format::general);
-  if (end != s.data() + s.size()) return false;
-  if (ec == std::errc::result_out_of_range) {
-    // Python gives inf / 0 on overflow / underflow, as strtod does.
-    value = std::strtod(std::string(s).c_str(), nullptr);
-  } else if (ec != std::errc()) {
-    return false;
-  }
-  *out = negative ? -value : value;
-  return true;
-}
-
-struct ParsedLine {
-  int line_number = 0;
-  fs::path mask_path;
-  bool known_label = false;
-  int64_t label_id = 0;
-  std::string label_token;
-  double confidence = 0.0;
-};
-
-// Splits like Python's universal-newline text mode: "\n", "\r\n" and "\r" end a
-// line; a final terminator does not start another line.
-std::vector<std::string_view> split_lines(std::string_view bytes) {
-  std::vector<std::string_view> lines;
-  size_t i = 0;
-  while (i < bytes.size()) {
-    size_t j = i;
-    while (j < bytes.size() && bytes[j] != '\n' && bytes[j] != '\r') ++j;
-    lines.push_back(bytes.substr(i, j - i));
-    if (j < bytes.size()) j += (bytes[j] == '\r' && j + 1 < bytes.size() && bytes[j + 1] == '\n') ? 2 : 1;
-    i = j;
-  }
-  return lines;
-}
-
-ParsedLine parse_line(std::string_view line, int number, const fs::path& txt) {
-  const std::string where = "line " + std::to_string(number) + " of '" + txt.string() + "'";
-  // readPredInfo splits on single spaces only: tabs, double spaces, trailing
-  // spaces and blank lines all change the token count and are fatal.
-  std::vector<std::string_view> tokens;
-  size_t start = 0;
-  while (true) {
-    const size_t space = line.find(' ', start);
-    tokens.push_back(line.substr(start, space == std::string_view::npos ? std::string_view::npos : space - start));
-    if (space == std::string_view::npos) break;
-    start = space + 1;
-  }
-  if (tokens.size() != 3) {
-    fail(kTxtWhat, where, "be '<mask png> <labelId> <confidence>' separated by single spaces (formats.md §4)",
-         line.empty() ? std::string("an empty line")
-                      : std::to_string(tokens.size()) + " token(s) in " + quote_text(line));
-  }
-  ParsedLine parsed;
-  parsed.line_number = number;
-  const fs::path relative{std::string(tokens[0])};
-  if (tokens[0].empty()) fail(kTxtWhat, "the mask path on " + where, "be a relative path", "an empty path");
-  if (relative.is_absolute()) {
-    fail(kTxtWhat, "the mask path on " + where, "be relative to the txt's directory",
-         "the absolute path " + quote_text(tokens[0]));
-  }
-  // Upstream keys predictions by os.path.abspath(join(dirname(txt), rel)).
-  parsed.mask_path = fs::absolute(txt.parent_path() / relative).lexically_normal();
-
-  double label = 0.0;
-  if (!parse_python_float(tokens[1], &label) || !std::isfinite(label)) {
-    fail(kTxtWhat, "the labelId on " + where, "be a finite number (read as int(float(token)))", quote_text(tokens[1]));
-  }
-  parsed.label_token = std::string(tokens[1]);
-  const double truncated = std::trunc(label);
-  // Anything this far out of range is unknown; keep the int conversion defined.
-  if (std::fabs(truncated) < 1e9) {
-    parsed.label_id = static_cast<int64_t>(truncated);
-    parsed.known_label = is_known_label(parsed.label_id);
-  }
-  if (!parse_python_float(tokens[2], &parsed.confidence) || std::isnan(parsed.confidence)) {
-    // NaN is accepted upstream but leaves the score sort undefined; reject it.
-    fail(kTxtWhat, "the confidence on " + where, "be a number other than NaN", quote_text(tokens[2]));
-  }
-  return parsed;
-}
 
 // ---------------------------------------------------------------------------
 // numpy reduction order, so that averages reproduce the reference bit for bit
@@ -268,29 +147,14 @@ const std::array<double, kNumOverlaps>& cityscapes_overlaps() {
 
 std::vector<InstancePredictionLine> read_cityscapes_prediction_txt(const fs::path& txt,
                                                                    std::vector<std::string>* warnings) {
-  const std::string bytes = io::read_file(txt, kTxtWhat);
-  // Stage 1, as readPredInfo: every line must parse (syntax errors are fatal
-  // before anything else); duplicates keep the first position, last values.
-  std::vector<ParsedLine> entries;
-  std::unordered_map<std::string, size_t> position;
-  int number = 0;
-  for (const std::string_view line : split_lines(bytes)) {
-    ParsedLine parsed = parse_line(line, ++number, txt);
-    const auto [it, inserted] = position.emplace(parsed.mask_path.string(), entries.size());
-    if (inserted) {
-      entries.push_back(std::move(parsed));
-    } else {
-      entries[it->second] = std::move(parsed);
-    }
-  }
-  // Stage 2, as assignGt2Preds: label lookup on the surviving entries (so an
-  // overridden line cannot drop or reject its replacement), then the mask.
+  // As assignGt2Preds: label lookup on the lines that survive the duplicate rule (so an overridden line cannot
+  // drop or reject its replacement), then the mask.
   std::vector<InstancePredictionLine> result;
-  for (const ParsedLine& e : entries) {
+  for (const io::InstanceResultLine& e : io::read_cityscapes_instance_txt(txt)) {
     const std::string where = "line " + std::to_string(e.line_number) + " of '" + txt.string() + "'";
-    if (!e.known_label) {
+    if (!is_known_label(e.label_id)) {
       fail(kTxtWhat, "the labelId on " + where, "be a Cityscapes label id (-1..33; instance classes 24-28, 31-33)",
-           "the unknown id " + quote_text(e.label_token));
+           "the unknown id " + io::quote_text(e.label_token));
     }
     if (instance_class_index(e.label_id) < 0) {
       // Upstream drops these silently (trainIds written by mistake vanish).

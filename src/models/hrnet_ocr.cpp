@@ -1,6 +1,8 @@
 // HRNet + OCR head as openseg's HRNet_W48_OCR (hrnet_ocr.md §2).
 #include "boundseg/models/hrnet_ocr.h"
 
+#include <algorithm>
+
 #include <ATen/ATen.h>
 
 #include "models/resize_like.h"
@@ -37,6 +39,17 @@ HrnetOcrOutput HrnetOcrImpl::forward_all(const at::Tensor& x) {
 
 at::Tensor HrnetOcrImpl::predict(const at::Tensor& x) {
   return detail::resize_like(head_->forward(backbone_->forward(x)).out, x, /*align_corners=*/true);
+}
+
+std::map<std::string, at::Tensor> HrnetOcrImpl::forward_named(const at::Tensor& x,
+                                                              const std::vector<std::string>& wanted) {
+  const auto wants = [&](const char* name) { return std::find(wanted.begin(), wanted.end(), name) != wanted.end(); };
+  HeadOutput head = head_->forward(backbone_->forward(x), wants("bottleneck") || wants("backbone"));
+  std::map<std::string, at::Tensor> outputs{{"out", detail::resize_like(head.out, x, /*align_corners=*/true)}};
+  if (wants("aux")) outputs["aux"] = detail::resize_like(head.aux, x, /*align_corners=*/true);
+  if (wants("bottleneck")) outputs["bottleneck"] = head.bottleneck;
+  if (wants("backbone")) outputs["backbone"] = head.backbone;
+  return outputs;
 }
 
 std::tuple<at::Tensor, at::Tensor> HrnetOcrImpl::forward(const at::Tensor& x) {

@@ -198,13 +198,17 @@ OcrHeadImpl::OcrHeadImpl(const FeatureSpec& spec, const OcrHeadOptions& options)
   register_module("aux_head", aux_head_);
 }
 
-HeadOutput OcrHeadImpl::forward(const std::vector<at::Tensor>& features) {
+HeadOutput OcrHeadImpl::forward(const std::vector<at::Tensor>& features, bool keep_features) {
   HeadOutput result;
   at::Tensor f;
-  {  // the concatenated features are freed once conv3x3 has read them
+  {  // the concatenated features are freed once conv3x3 has read them (unless kept)
     const at::Tensor feats = upsample_concat(features, spec_, "OcrHead");
     result.aux = aux_head_->forward(feats);
     f = conv3x3_->forward(feats);
+    if (keep_features) {
+      result.backbone = feats;
+      result.bottleneck = f;
+    }
   }
   const at::Tensor proxy = spatial_gather(f, result.aux);
   result.out = cls_head_->forward(ocr_distri_head_->forward(std::move(f), proxy));

@@ -12,6 +12,7 @@
 #include <ATen/Parallel.h>
 
 #include "boundseg/core/check.h"
+#include "boundseg/core/error.h"
 
 namespace boundseg::refine {
 
@@ -86,30 +87,38 @@ BOUNDSEG_SIMD_CLONES void mean_field_update(const MeanFieldStep& s, int64_t p0, 
 
 }  // namespace
 
+void validate(const DenseCrfOptions& o, const OptionSite& site) {
+  site.require(o.iterations() >= 1, "iterations", "be >= 1", [&] { return std::to_string(o.iterations()); });
+  const std::pair<const char*, double> weights[] = {{"gaussian_weight", o.gaussian_weight()},
+                                                    {"bilateral_weight", o.bilateral_weight()}};
+  for (const auto& [key, w] : weights) {
+    site.require(w >= 0 && std::isfinite(w), key, "be finite and >= 0", [&] { return number_text(w); });
+  }
+  const std::pair<const char*, double> bandwidths[] = {{"gaussian_sigma_xy", o.gaussian_sigma_xy()},
+                                                       {"bilateral_sigma_xy", o.bilateral_sigma_xy()},
+                                                       {"bilateral_sigma_rgb", o.bilateral_sigma_rgb()}};
+  for (const auto& [key, v] : bandwidths) {
+    site.require(v > 0 && std::isfinite(v), key, "be positive and finite", [&] { return number_text(v); });
+  }
+}
+
 at::Tensor dense_crf(const at::Tensor& image, const at::Tensor& probabilities, const DenseCrfOptions& options) {
-  TORCH_CHECK_VALUE(image.defined() && image.dim() == 3 && image.size(0) == 3,
-                    "boundseg dense_crf: 'image' must be a (3, H, W) RGB tensor, but got ", describe_or_undefined(image),
-                    ".");
-  TORCH_CHECK_VALUE(probabilities.defined() && probabilities.dim() == 3 && probabilities.size(0) >= 1 &&
-                        probabilities.size(1) == image.size(1) && probabilities.size(2) == image.size(2),
-                    "boundseg dense_crf: 'probabilities' must be (K, H, W) with the image's H x W, but got ",
-                    describe_or_undefined(probabilities), " for ", describe_or_undefined(image), ".");
-  TORCH_CHECK(image.device().is_cpu() && probabilities.device().is_cpu(), "boundseg dense_crf: 'image' and ",
-              "'probabilities' must be CPU tensors, but got ", image.device(), " and ", probabilities.device(), ".");
+  constexpr const char* where = "dense_crf";
+  validate(options, where);
+  require(image.defined() && image.dim() == 3 && image.size(0) == 3, where, "'image'", "be a (3, H, W) RGB tensor",
+          [&] { return describe_or_undefined(image); });
+  require(probabilities.defined() && probabilities.dim() == 3 && probabilities.size(0) >= 1 &&
+              probabilities.size(1) == image.size(1) && probabilities.size(2) == image.size(2),
+          where, "'probabilities'", "be (K, H, W) with the image's H x W",
+          [&] { return describe_or_undefined(probabilities) + " for " + describe_or_undefined(image); });
+  check_cpu(image, where, "image");
+  check_cpu(probabilities, where, "probabilities");
   const at::Tensor sums = probabilities.to(at::kDouble).sum(0);
-  TORCH_CHECK_VALUE(probabilities.min().item<double>() >= 0 && (sums - 1).abs().max().item<double>() < 1e-3,
-                    "boundseg dense_crf: 'probabilities' must be non-negative and sum to 1 over K at every pixel, ",
-                    "but got sums in [", sums.min().item<double>(), ", ", sums.max().item<double>(), "].");
-  for (const double w : {options.gaussian_weight(), options.bilateral_weight()}) {
-    TORCH_CHECK_VALUE(w >= 0 && std::isfinite(w), "boundseg dense_crf: kernel weights must be finite and >= 0, but ",
-                      "got ", w, ".");
-  }
-  TORCH_CHECK_VALUE(options.iterations() >= 1, "boundseg dense_crf: iterations must be >= 1, but got ",
-                    options.iterations(), ".");
-  for (const double v : {options.gaussian_sigma_xy(), options.bilateral_sigma_xy(), options.bilateral_sigma_rgb()}) {
-    TORCH_CHECK_VALUE(v > 0 && std::isfinite(v), "boundseg dense_crf: every kernel bandwidth must be positive and ",
-                      "finite, but got ", v, ".");
-  }
+  require(probabilities.min().item<double>() >= 0 && (sums - 1).abs().max().item<double>() < 1e-3, where,
+          "'probabilities'", "be non-negative and sum to 1 over K at every pixel", [&] {
+            return "sums in [" + number_text(sums.min().item<double>()) + ", " +
+                   number_text(sums.max().item<double>()) + "]";
+          });
   const int64_t K = probabilities.size(0), H = probabilities.size(1), W = probabilities.size(2);
   const at::Tensor bilateral_features =
       ops::bilateral_features(image.to(at::kFloat), options.bilateral_sigma_rgb(), options.bilateral_sigma_xy());
@@ -151,15 +160,19 @@ at::Tensor dense_crf(const at::Tensor& image, const at::Tensor& probabilities, c
   return q.t().reshape({K, H, W}).contiguous();
 }
 
-at::Tensor probabilities_from_labels(const at::Tensor& labels, int64_t num_classes, double confidence,
-                                     int64_t ignore_index) {
-  TORCH_CHECK_VALUE(labels.defined() && labels.dim() == 2 && !at::isFloatingType(labels.scalar_type()),
-                    "boundseg probabilities_from_labels: 'labels' must be an integer (H, W) map, but got ",
-                    describe_or_undefined(labels), ".");
-  TORCH_CHECK_VALUE(num_classes >= 2, "boundseg probabilities_from_labels: num_classes must be >= 2, but got ",
-                    num_classes, ".");
-  TORCH_CHECK_VALUE(confidence > 0 && confidence < 1, "boundseg probabilities_from_labels: confidence must be in ",
-                    "(0, 1), but got ", confidence, ".");
+void validate(const LabelUnaryOptions& o, const OptionSite& site) {
+  site.require(o.confidence() > 0 && o.confidence() < 1, "confidence", "be in (0, 1)",
+               [&] { return number_text(o.confidence()); });
+}
+
+at::Tensor probabilities_from_labels(const at::Tensor& labels, int64_t num_classes, const LabelUnaryOptions& options) {
+  constexpr const char* where = "probabilities_from_labels";
+  validate(options, where);
+  const double confidence = options.confidence();
+  const int64_t ignore_index = options.ignore_index();
+  require(labels.defined() && labels.dim() == 2 && !at::isFloatingType(labels.scalar_type()), where, "'labels'",
+          "be an integer (H, W) map", [&] { return describe_or_undefined(labels); });
+  require(num_classes >= 2, where, "num_classes", "be >= 2", [&] { return std::to_string(num_classes); });
   const at::Tensor l = labels.to(at::kLong);
   const at::Tensor known = (l >= 0) & (l < num_classes) & (l != ignore_index);
   const double other = (1.0 - confidence) / static_cast<double>(num_classes - 1);

@@ -11,7 +11,26 @@
 
 namespace boundseg::train {
 
-double learning_rate(const config::OptimizerConfig& o, const config::ScheduleConfig& s, int64_t iter) {
+void validate(const OptimizerOptions& p, const OptionSite& site) {
+  site.require(p.type == "sgd" || p.type == "adamw", "type", "be sgd or adamw", [&] { return "'" + p.type + "'"; });
+  site.require(p.lr > 0, "lr", "be > 0", [&] { return number_text(p.lr); });
+  site.require(p.momentum >= 0 && p.momentum < 1, "momentum", "be in [0, 1)", [&] { return number_text(p.momentum); });
+  site.require(p.weight_decay >= 0, "weight_decay", "be >= 0", [&] { return number_text(p.weight_decay); });
+  site.require(p.beta1 >= 0 && p.beta1 < 1 && p.beta2 >= 0 && p.beta2 < 1, "beta1",
+               "and " + site.name("beta2") + " be in [0, 1)",
+               [&] { return number_text(p.beta1) + ", " + number_text(p.beta2); });
+  site.require(p.clip_grad_norm >= 0, "clip_grad_norm", "be >= 0", [&] { return number_text(p.clip_grad_norm); });
+}
+
+void validate(const ScheduleOptions& s, double optimizer_lr, const OptionSite& site) {
+  site.require(s.iters >= 1, "iters", "be >= 1", [&] { return std::to_string(s.iters); });
+  site.require(s.warmup_iters >= 0 && s.warmup_iters < s.iters, "warmup_iters",
+               "be in [0, " + site.name("iters") + ")", [&] { return std::to_string(s.warmup_iters); });
+  site.require(s.min_lr >= 0 && s.min_lr <= optimizer_lr, "min_lr", "be in [0, optimizer.lr]",
+               [&] { return number_text(s.min_lr); });
+}
+
+double learning_rate(const OptimizerOptions& o, const ScheduleOptions& s, int64_t iter) {
   const double poly = (o.lr - s.min_lr) * std::pow(1.0 - double(iter) / double(s.iters), s.power) + s.min_lr;
   if (iter < s.warmup_iters) {
     // mmseg linear warm-up: factor goes from warmup_ratio to 1 over warmup_iters.
@@ -22,8 +41,9 @@ double learning_rate(const config::OptimizerConfig& o, const config::ScheduleCon
 }
 
 Optimizer::Optimizer(std::vector<std::pair<std::string, at::Tensor>> named_parameters,
-                     config::OptimizerConfig options)
+                     OptimizerOptions options)
     : options_(std::move(options)) {
+  validate(options_, "Optimizer");
   for (auto& [name, p] : named_parameters) {
     if (!p.requires_grad()) continue;
     Slot slot{name, p, {}, {}, 0};
@@ -61,7 +81,7 @@ double Optimizer::clip_gradients(double max_norm) {
 
 void Optimizer::step(double lr) {
   at::NoGradGuard no_grad;
-  const config::OptimizerConfig& o = options_;
+  const OptimizerOptions& o = options_;
   for (Slot& s : slots_) {
     if (!s.param.grad().defined()) continue;
     at::Tensor g = s.param.grad();

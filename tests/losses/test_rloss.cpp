@@ -210,7 +210,7 @@ TEST(DenseCrfLoss, BadInputGetsAClearError) {
                               "'probabilities' must be (N, K, H, W)");
   BOUNDSEG_EXPECT_THROWS_WITH(
       dense_crf_loss(images, probs, at::ones({1, 8, 8}), DenseCrfLossOptions().kernel(CrfKernelOptions().scale_factor(2))),
-      "kernel.scale_factor must be in (0, 1]");
+      "'kernel.scale_factor' must be in (0, 1]");
 }
 
 // Normalized cut with a dense affinity, by autograd in double: Σ_k (1 − s̃ᵀAs̃ / (A r)ᵀ s̃), mean over images.

@@ -7,6 +7,7 @@
 
 #include <opencv2/core.hpp>
 
+#include "boundseg/io/coco_rle.h"
 #include "boundseg/metrics/coco_eval.h"
 #include "boundseg/ops/boundary_kernels.h"
 #include "support/golden.h"
@@ -17,6 +18,14 @@ namespace {
 using nlohmann::json;
 using testing::golden_dir;
 using testing::read_json;
+using io::Rle;
+using io::rle_area;
+using io::rle_bbox;
+using io::rle_decode;
+using io::rle_encode;
+using io::rle_from_polygon;
+using io::rle_from_string;
+using io::rle_to_string;
 
 // --- helpers --------------------------------------------------------------------------------------------------
 

@@ -148,7 +148,7 @@ TEST(BoundaryBand, RejectsBadInputWithClearMessages) {
   BOUNDSEG_EXPECT_THROWS_WITH(ops::mask_to_boundary(at::zeros({1, 1, 4, 4}, at::kByte)), "must be a 2-D (H, W)");
   BOUNDSEG_EXPECT_THROWS_WITH(ops::mask_to_boundary(at::zeros({4, 4}, at::kByte), -0.1),
                               "'dilation_ratio' must be a finite number >= 0, but got -0.1");
-  BOUNDSEG_EXPECT_THROWS_WITH(ops::inverseform_edges(at::zeros({4, 4}, at::kByte), 0), "'num_classes' must be in");
+  BOUNDSEG_EXPECT_THROWS_WITH(ops::inverseform_edges(at::zeros({4, 4}, at::kByte), {0}), "'num_classes' must be in");
   BOUNDSEG_EXPECT_THROWS_WITH(ops::label_boundary_band(at::zeros({4, 4}, at::kFloat)), "integer label map");
 }
 

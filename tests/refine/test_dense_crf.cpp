@@ -55,7 +55,7 @@ TEST(DenseCrf, RemovesLabelNoiseAlongColourEdges) {
   const int64_t K = classes.size(0);
   const at::Tensor flip = at::rand({96, 128}) < 0.3;
   const at::Tensor noisy = at::where(flip, at::randint(K, {96, 128}, at::kLong), dense.reshape({96, 128}));
-  const at::Tensor unary = boundseg::refine::probabilities_from_labels(noisy, K, 0.6);
+  const at::Tensor unary = boundseg::refine::probabilities_from_labels(noisy, K, boundseg::refine::LabelUnaryOptions().confidence(0.6));
   const at::Tensor refined = boundseg::refine::dense_crf(boundseg::data::rgb_float_tensor(scene.image), unary,
                                                          DenseCrfOptions().iterations(10));
   const auto accuracy = [&](const at::Tensor& labels) {
@@ -68,7 +68,7 @@ TEST(DenseCrf, RemovesLabelNoiseAlongColourEdges) {
 
 TEST(DenseCrf, ProbabilitiesFromLabels) {
   const at::Tensor labels = at::tensor({0, 2, 255, 7}, at::kLong).reshape({2, 2});
-  const at::Tensor p = boundseg::refine::probabilities_from_labels(labels, 3, 0.8);
+  const at::Tensor p = boundseg::refine::probabilities_from_labels(labels, 3, boundseg::refine::LabelUnaryOptions().confidence(0.8));
   EXPECT_FLOAT_EQ(p[0][0][0].item<float>(), 0.8f);
   EXPECT_FLOAT_EQ(p[1][0][0].item<float>(), 0.1f);
   EXPECT_FLOAT_EQ(p[2][0][1].item<float>(), 0.8f);
@@ -76,7 +76,7 @@ TEST(DenseCrf, ProbabilitiesFromLabels) {
     EXPECT_FLOAT_EQ(p[k][1][0].item<float>(), 1.0f / 3);  // ignore
     EXPECT_FLOAT_EQ(p[k][1][1].item<float>(), 1.0f / 3);  // out of range
   }
-  BOUNDSEG_EXPECT_THROWS_WITH(boundseg::refine::probabilities_from_labels(labels, 3, 1.0), "confidence must be in");
+  BOUNDSEG_EXPECT_THROWS_WITH(boundseg::refine::probabilities_from_labels(labels, 3, boundseg::refine::LabelUnaryOptions().confidence(1.0)), "'confidence' must be in");
 }
 
 TEST(CliRefine, CrfRefinesSyntheticPredictionsEndToEnd) {
@@ -108,7 +108,7 @@ TEST(CliRefine, CrfRefinesSyntheticPredictionsEndToEnd) {
   const auto scene = boundseg::data::make_synthetic_scene(9, 64, 96);
   boundseg::io::write_png(image_dir / "scene.png", scene.image);
   const at::Tensor truth = at::from_blob(scene.label_ids.data, {64, 96}, at::kByte).to(at::kLong);
-  const at::Tensor probs = boundseg::refine::probabilities_from_labels(truth, 34, 0.99);
+  const at::Tensor probs = boundseg::refine::probabilities_from_labels(truth, 34, boundseg::refine::LabelUnaryOptions().confidence(0.99));
   boundseg::io::write_safetensors(probs_dir / "scene.safetensors", {{"probs", probs}});
   const auto from_probs = boundseg::run_cli("refine crf --quiet --images " + image_dir.string() +
                                             " --probs-or-labels " + probs_dir.string() + " --out " +

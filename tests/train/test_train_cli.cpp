@@ -12,6 +12,8 @@
 
 #include <ATen/ATen.h>
 #include <nlohmann/json.hpp>
+
+#include "boundseg/io/atomic_file.h"
 #include <opencv2/imgproc.hpp>
 
 #include "boundseg/data/cityscapes_labels.h"
@@ -143,7 +145,8 @@ TEST_F(CliTrain, ScribblesWithPartialCrossEntropyAndTheRegularisersTrain) {
 
 TEST_F(CliTrain, BoundaryCrossEntropyTrainsOnTheLoadersBoundaryMaps) {
   const CliRun r = run_cli(train(
-      "boundary", "--set 'losses=[{type: ce}, {type: boundary_ce, boundary_ratio: 0.05}]' --set schedule.iters=2"));
+      "boundary", "--set 'losses=[{type: ce}, {type: boundary_ce}]' --set data.targets.cbl_boundary.dilation_ratio=0.05 "
+                  "--set schedule.iters=2"));
   ASSERT_EQ(r.exit_code, 0) << r.output;
   const auto log = read_jsonl(dir("boundary") / "metrics.jsonl");
   ASSERT_EQ(log.size(), 2u);
@@ -151,6 +154,8 @@ TEST_F(CliTrain, BoundaryCrossEntropyTrainsOnTheLoadersBoundaryMaps) {
     ASSERT_TRUE(record.contains("loss/boundary_ce/out")) << record.dump();
     EXPECT_GT(record["loss/boundary_ce/out"].get<double>(), 0.0);
   }
+  // The resolved config keeps the target's option.
+  EXPECT_NE(io::read_file(dir("boundary") / "config.yaml", "test").find("dilation_ratio: 0.05"), std::string::npos);
 }
 
 TEST_F(CliTrain, ResumeContinuesExactlyFromTheCheckpoint) {

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <torch/optim/adamw.h>
 #include <torch/optim/sgd.h>
+#include <torch/autograd.h>
 #include <torch/utils.h>
 
 #include <cstring>
@@ -17,7 +18,8 @@
 #include "boundseg/io/png.h"
 #include "boundseg/io/tensorboard.h"
 #include "boundseg/ops/boundary.h"
-#include "boundseg/train/loss_terms.h"
+#include "boundseg/data/target.h"
+#include "boundseg/losses/loss.h"
 #include "boundseg/train/optimizer.h"
 #include "support/golden.h"
 
@@ -34,13 +36,13 @@ TEST(TrainConfig, BaseFilesMergeAndOverridesApply) {
         "data: {train: {type: folder, image_dir: a, label_dir: b}, batch_size: 2, augment: {crop_height: 32}}\n"
         "optimizer: {lr: 0.5, momentum: 0.8}\n");
   write(tmp.path() / "child.yaml", "_base_: base.yaml\noptimizer: {lr: 0.25}\ndata: {augment: {crop_width: 48}}\n");
-  const config::TrainConfig c =
+  const train::TrainSpec c =
       config::load_train_config(tmp.path() / "child.yaml", {"schedule.iters=7", "data.train.limit=3"});
   EXPECT_EQ(c.model.arch, "hrnet_tiny_ocr");
   EXPECT_EQ(c.optimizer.lr, 0.25);        // child over base
   EXPECT_EQ(c.optimizer.momentum, 0.8);   // maps merge key by key
-  EXPECT_EQ(c.data.augment.crop_height, 32);
-  EXPECT_EQ(c.data.augment.crop_width, 48);
+  EXPECT_EQ(c.data.loader.augment.crop_height, 32);
+  EXPECT_EQ(c.data.loader.augment.crop_width, 48);
   EXPECT_EQ(c.schedule.iters, 7);
   EXPECT_EQ(c.data.train.limit, 3);
   EXPECT_EQ(c.data.train.image_dir, "a");
@@ -60,11 +62,23 @@ TEST(TrainConfig, ErrorsNameTheKeyPath) {
   BOUNDSEG_EXPECT_THROWS_WITH(config::load_train_config(c, {"losses=[{type: dice}]"}),
                               "losses[0].type must be one of ce, ohem_ce");
   BOUNDSEG_EXPECT_THROWS_WITH(config::load_train_config(c, {"data.train.type=kitti"}), "data.train.type must be one of");
+  // Each loss reads its own keys; one map per target (so boundary terms cannot disagree on it), options checked
+  // where they are read.
+  BOUNDSEG_EXPECT_THROWS_WITH(config::load_train_config(c, {"losses=[{type: ce, thresh: 0.5}]"}),
+                              "losses[0].thresh must be a known key (class_weights, output, type, weight)");
+  BOUNDSEG_EXPECT_THROWS_WITH(config::load_train_config(c, {"losses=[{type: ohem_ce, thresh: 1.5}]"}),
+                              "boundseg config: losses[0].thresh must be in [0, 1], but got 1.5.");
+  BOUNDSEG_EXPECT_THROWS_WITH(config::load_train_config(c, {"losses=[{type: densecrf, gradient: fast}]"}),
+                              "losses[0].gradient must be reference or exact, but got 'fast'.");
   BOUNDSEG_EXPECT_THROWS_WITH(
-      config::load_train_config(
-          c, {"losses=[{type: ce}, {type: boundary_ce}, {type: boundary_ce, boundary_ratio: 0.01}]"}),
-      "losses[2].boundary_ratio must equal the other boundary_ce terms' (the loader makes one boundary map), but got "
-      "0.01 after 0.02");
+      config::load_train_config(c, {"losses=[{type: boundary_ce}]", "data.targets.cbl_boundary.dilation_ratio=-1"}),
+      "data.targets.cbl_boundary.dilation_ratio must be a finite number >= 0, but got -1.");
+  BOUNDSEG_EXPECT_THROWS_WITH(config::load_train_config(c, {"data.targets.cbl_boundary.dilation_ratio=0.01"}),
+                              "data.targets.cbl_boundary must be read by a loss (the losses read labels)");
+  BOUNDSEG_EXPECT_THROWS_WITH(config::load_train_config(c, {"data.targets.edges={}"}),
+                              "data.targets.edges must be one of rgb, roi, cbl_boundary, inverseform_edges");
+  BOUNDSEG_EXPECT_THROWS_WITH(config::load_train_config(c, {"losses=[{type: ce, class_weights: [1, 2]}]"}),
+                              "losses[0].class_weights must have one entry per class (19), but got 2.");
   write(tmp.path() / "loop.yaml", "_base_: loop.yaml\n");
   BOUNDSEG_EXPECT_THROWS_WITH(config::load_train_config(tmp.path() / "loop.yaml"), "_base_ must not include");
   write(tmp.path() / "nodata.yaml", "model: {arch: hrnet_tiny_ocr}\n");
@@ -76,14 +90,14 @@ TEST(TrainConfig, ShippedConfigsLoadAndRoundTrip) {
   for (const auto& entry : fs::recursive_directory_iterator(fs::path(BOUNDSEG_SOURCE_DIR) / "configs")) {
     if (entry.path().extension() != ".yaml") continue;
     ++count;
-    const config::TrainConfig c = config::load_train_config(entry.path());
+    const train::TrainSpec c = config::load_train_config(entry.path());
     testing::TempDir tmp;
     write(tmp.path() / "resolved.yaml", config::to_yaml(c));
     EXPECT_EQ(config::to_yaml(config::load_train_config(tmp.path() / "resolved.yaml")), config::to_yaml(c))
         << entry.path();
   }
   EXPECT_GE(count, 9);
-  const config::TrainConfig boundary =
+  const train::TrainSpec boundary =
       config::load_train_config(fs::path(BOUNDSEG_SOURCE_DIR) / "configs/synthetic/hrnet_tiny_ocr_boundary.yaml");
   ASSERT_EQ(boundary.losses.size(), 3u);
   EXPECT_EQ(boundary.losses[1].type, "boundary_ce");
@@ -91,9 +105,9 @@ TEST(TrainConfig, ShippedConfigsLoadAndRoundTrip) {
 }
 
 TEST(TrainSchedule, PolyWithLinearWarmup) {
-  config::OptimizerConfig o;
+  train::OptimizerOptions o;
   o.lr = 0.01;
-  config::ScheduleConfig s;
+  train::ScheduleOptions s;
   s.iters = 100;
   s.power = 0.9;
   EXPECT_DOUBLE_EQ(train::learning_rate(o, s, 0), 0.01);
@@ -106,7 +120,7 @@ TEST(TrainSchedule, PolyWithLinearWarmup) {
 }
 
 // Our optimizers against LibTorch's torch::optim implementations, step by step.
-void expect_same_trajectory(const config::OptimizerConfig& ours, torch::optim::Optimizer& theirs, at::Tensor a,
+void expect_same_trajectory(const train::OptimizerOptions& ours, torch::optim::Optimizer& theirs, at::Tensor a,
                             at::Tensor b) {
   train::Optimizer optimizer({{"w", a}}, ours);
   for (int step = 0; step < 5; ++step) {
@@ -130,7 +144,7 @@ void expect_same_trajectory(const config::OptimizerConfig& ours, torch::optim::O
 TEST(TrainOptimizer, SgdMatchesTorchOptimSgd) {
   torch::manual_seed(0);
   at::Tensor a = at::randn({3, 4}).requires_grad_(), b = a.detach().clone().requires_grad_();
-  config::OptimizerConfig o;
+  train::OptimizerOptions o;
   o.type = "sgd";
   o.lr = 0.1;
   o.momentum = 0.9;
@@ -142,7 +156,7 @@ TEST(TrainOptimizer, SgdMatchesTorchOptimSgd) {
 TEST(TrainOptimizer, AdamWMatchesTorchOptimAdamW) {
   torch::manual_seed(0);
   at::Tensor a = at::randn({5}).requires_grad_(), b = a.detach().clone().requires_grad_();
-  config::OptimizerConfig o;
+  train::OptimizerOptions o;
   o.type = "adamw";
   o.lr = 0.01;
   o.weight_decay = 0.05;
@@ -152,7 +166,7 @@ TEST(TrainOptimizer, AdamWMatchesTorchOptimAdamW) {
 
 TEST(TrainOptimizer, ClipsTheGlobalGradientNorm) {
   at::Tensor a = at::zeros({2}).requires_grad_(), b = at::zeros({1}).requires_grad_();
-  config::OptimizerConfig o;
+  train::OptimizerOptions o;
   train::Optimizer optimizer({{"a", a}, {"b", b}}, o);
   a.mutable_grad() = at::tensor({3.0f, 0.0f});
   b.mutable_grad() = at::tensor({4.0f});
@@ -200,7 +214,7 @@ TEST_F(TrainData, LoaderIsDeterministicWhateverTheWorkerCount) {
     const data::Batch a = serial.next(), b = threaded.next();
     EXPECT_EQ(a.names, b.names);
     EXPECT_TRUE(at::equal(a.images, b.images)) << k;
-    EXPECT_TRUE(at::equal(a.labels, b.labels)) << k;
+    EXPECT_TRUE(at::equal(a.labels(), b.labels())) << k;
     EXPECT_EQ(a.images.sizes(), (std::vector<int64_t>{2, 3, 32, 40}));
   }
   // Starting at batch 3 gives batch 3.
@@ -221,7 +235,7 @@ TEST_F(TrainData, RanksTogetherSeeTheSingleProcessBatch) {
     // Single batch = positions 4k..4k+3; rank r holds 4k + 2j + r.
     EXPECT_TRUE(at::equal(s.images.index_select(0, at::tensor({0, 2})), a.images)) << k;
     EXPECT_TRUE(at::equal(s.images.index_select(0, at::tensor({1, 3})), b.images)) << k;
-    EXPECT_TRUE(at::equal(s.labels.index_select(0, at::tensor({1, 3})), b.labels)) << k;
+    EXPECT_TRUE(at::equal(s.labels().index_select(0, at::tensor({1, 3})), b.labels())) << k;
   }
 }
 
@@ -235,22 +249,28 @@ TEST_F(TrainData, EpochsVisitEverySampleOnce) {
   }
 }
 
+// The cbl_boundary target with its default options, as the trainer makes it.
+std::shared_ptr<const data::Target> cbl_boundary_target() {
+  return data::target_registry().at("cbl_boundary", "test", "target").make(nullptr, {19, 255}, "test");
+}
+
 TEST_F(TrainData, LoaderAddsCblBoundaryTargetsOfTheFullLabel) {
   data::LoaderOptions plain = small_loader(2, 0), with_boundary = small_loader(2, 1);
-  with_boundary.boundary_ratio = 0.02;
+  with_boundary.targets = {{"cbl_boundary", cbl_boundary_target()}};
   data::TrainLoader a(dataset(), plain), b(dataset(), with_boundary);
   for (int k = 0; k < 3; ++k) {
     const data::Batch x = a.next(), y = b.next();
-    EXPECT_FALSE(x.boundary.defined());
-    ASSERT_TRUE(y.boundary.defined());
+    EXPECT_EQ(x.targets.size(), 1u);  // the labels alone: exactly the requested targets
+    ASSERT_EQ(y.targets.count("cbl_boundary"), 1u);
+    const at::Tensor& boundary = y.targets.at("cbl_boundary");
     // The boundary map draws no random numbers: the same images and labels.
     EXPECT_TRUE(at::equal(x.images, y.images)) << k;
-    EXPECT_TRUE(at::equal(x.labels, y.labels)) << k;
-    EXPECT_EQ(y.boundary.sizes(), y.labels.sizes());
+    EXPECT_TRUE(at::equal(x.labels(), y.labels())) << k;
+    EXPECT_EQ(boundary.sizes(), y.labels().sizes());
     // Ignore exactly where the label is ignored (void and padding), {0, 1} elsewhere, some boundary present.
-    EXPECT_TRUE(at::equal(y.boundary == 255, y.labels == 255)) << k;
-    EXPECT_TRUE(((y.boundary == 0) | (y.boundary == 1) | (y.boundary == 255)).all().item<bool>());
-    EXPECT_GT((y.boundary == 1).sum().item<int64_t>(), 0);
+    EXPECT_TRUE(at::equal(boundary == 255, y.labels() == 255)) << k;
+    EXPECT_TRUE(((boundary == 0) | (boundary == 1) | (boundary == 255)).all().item<bool>());
+    EXPECT_GT((boundary == 1).sum().item<int64_t>(), 0);
   }
   // With the identity geometry (scale 1, no flip, the crop = the image) it is CBL's map of the file's label.
   data::LoaderOptions identity = with_boundary;
@@ -262,49 +282,102 @@ TEST_F(TrainData, LoaderAddsCblBoundaryTargetsOfTheFullLabel) {
   data::TrainLoader loader(dataset(), identity);
   const data::Batch batch = loader.next();
   for (int64_t j = 0; j < 2; ++j) {
-    const at::Tensor expected = ops::cbl_boundary_targets(batch.labels[j].to(at::kByte), {});
-    EXPECT_TRUE(at::equal(batch.boundary[j], expected)) << j;
+    const at::Tensor expected = ops::cbl_boundary_targets(batch.labels()[j].to(at::kByte), {});
+    EXPECT_TRUE(at::equal(batch.targets.at("cbl_boundary")[j], expected)) << j;
   }
+}
+
+TEST_F(TrainData, RegulariserTargetsAreTheAugmentedImageAndItsPaddingMask) {
+  data::LoaderOptions o = small_loader(2, 0);
+  o.augment.crop_height = 64;  // 48-row images at scale 1: rows 48..63 are padding
+  o.augment.scale_min = o.augment.scale_max = 1.0;
+  o.augment.photometric = false;
+  for (const char* name : {"rgb", "roi"}) {
+    o.targets.emplace_back(name, data::target_registry().at(name, "test", "target").make(nullptr, {19, 255}, "test"));
+  }
+  data::TrainLoader loader(dataset(), o);
+  const data::Batch batch = loader.next();
+  const at::Tensor& rgb = batch.targets.at("rgb");
+  const at::Tensor& roi = batch.targets.at("roi");
+  EXPECT_EQ(rgb.sizes(), (at::IntArrayRef{2, 3, 64, 40}));
+  EXPECT_EQ(roi.sizes(), (at::IntArrayRef{2, 64, 40}));
+  // Padding (the bottom rows): ROI 0, label ignore, colour 0; image pixels: ROI 1.
+  EXPECT_TRUE((roi.narrow(1, 0, 48) == 1).all().item<bool>());
+  EXPECT_TRUE((roi.narrow(1, 48, 16) == 0).all().item<bool>());
+  EXPECT_TRUE((batch.labels().narrow(1, 48, 16) == 255).all().item<bool>());
+  EXPECT_TRUE((rgb.narrow(2, 48, 16) == 0).all().item<bool>());
+  // The RGB target is the normalised network input undone (openseg normalisation of B, G, R planes).
+  const at::Tensor mean = at::tensor({0.485f, 0.456f, 0.406f}).view({1, 3, 1, 1});
+  const at::Tensor stddev = at::tensor({0.229f, 0.224f, 0.225f}).view({1, 3, 1, 1});
+  const at::Tensor bgr = (batch.images * stddev + mean) * 255;
+  EXPECT_LT((bgr.flip(1) - rgb).abs().max().item<double>(), 1e-3);
 }
 
 TEST(TrainLoss, BoundaryCrossEntropyAveragesOverTheBoundaryPixels) {
   const at::Tensor logits = at::randn({2, 4, 6, 7});
-  data::Batch batch;
-  batch.labels = at::randint(0, 4, {2, 6, 7}, at::kLong);
-  batch.labels.index_put_({0, 0}, 255);  // an ignored row
-  batch.boundary = at::randint(0, 2, {2, 6, 7}, at::kLong).to(at::kByte);
-  batch.boundary.index_put_({1, 2}, 255);
-  config::LossTermConfig term;
-  term.type = "boundary_ce";
-  term.class_weights = {1.0, 2.0, 0.5, 1.5};
-  const train::CompositeLoss loss({term}, 255);
-  const double value = loss({{"out", logits}}, batch).total.item<double>();
+  at::Tensor labels = at::randint(0, 4, {2, 6, 7}, at::kLong);
+  labels.index_put_({0, 0}, 255);  // an ignored row
+  at::Tensor boundary = at::randint(0, 2, {2, 6, 7}, at::kLong).to(at::kByte);
+  boundary.index_put_({1, 2}, 255);
+  const std::vector<double> class_weights = {1.0, 2.0, 0.5, 1.5};
+  const losses::WeightedSum loss(
+      {losses::make_loss_term("boundary_ce", {4, 255}, 1.0, {{"class_weights", "1,2,0.5,1.5"}})});
+  EXPECT_EQ(loss.targets(), (std::vector<std::string>{"labels", "cbl_boundary"}));
+  const losses::TensorMap targets{{"labels", labels}, {"cbl_boundary", boundary}};
+  const double value = loss({{"out", logits}}, targets).total.item<double>();
   // Independent: Σ w_y · (−log softmax_y) / Σ w_y over pixels with boundary 1 and a label.
   const at::Tensor log_p = at::log_softmax(logits.to(at::kDouble), 1);
   double numerator = 0, denominator = 0;
   for (int64_t n = 0; n < 2; ++n) {
     for (int64_t y = 0; y < 6; ++y) {
       for (int64_t x = 0; x < 7; ++x) {
-        const int64_t label = batch.labels[n][y][x].item<int64_t>();
-        if (batch.boundary[n][y][x].item<int64_t>() != 1 || label == 255) continue;
-        numerator -= term.class_weights[label] * log_p[n][label][y][x].item<double>();
-        denominator += term.class_weights[label];
+        const int64_t label = labels[n][y][x].item<int64_t>();
+        if (boundary[n][y][x].item<int64_t>() != 1 || label == 255) continue;
+        numerator -= class_weights[label] * log_p[n][label][y][x].item<double>();
+        denominator += class_weights[label];
       }
     }
   }
   ASSERT_GT(denominator, 0);
   EXPECT_NEAR(value, numerator / denominator, 1e-5);
   // No boundary pixel: zero, with a gradient path.
-  batch.boundary.zero_();
+  boundary.zero_();
   const at::Tensor leaf = logits.clone().requires_grad_();
-  const at::Tensor zero = loss({{"out", leaf}}, batch).total;
+  const at::Tensor zero = loss({{"out", leaf}}, targets).total;
   EXPECT_EQ(zero.item<double>(), 0.0);
   zero.backward();
   EXPECT_TRUE(leaf.grad().defined());
 }
 
-TEST(TrainAugment, BoundaryMapFollowsTheLabelGeometry) {
-  // Give the label itself as the "boundary" map: after resize, padding, crop and flip both must be identical, and
+TEST(TrainLoss, EveryRegisteredLossDeclaresWhatItReadsAndRoundTripsItsKeys) {
+  // Registry-driven: each loss builds with its defaults, runs on a batch holding exactly the targets it declares,
+  // gives a finite 0-d value with a gradient, and names a missing target in its error.
+  const losses::LossContext context{3, 255};
+  const at::Tensor logits = at::randn({2, 3, 16, 16}).requires_grad_();
+  const losses::TensorMap all{{"labels", at::randint(0, 3, {2, 16, 16}, at::kLong)},
+                              {"cbl_boundary", at::randint(0, 2, {2, 16, 16}, at::kLong).to(at::kByte)},
+                              {"rgb", at::rand({2, 3, 16, 16}) * 255},
+                              {"roi", at::ones({2, 16, 16})}};
+  ASSERT_GE(losses::registered_losses().size(), 7u);
+  for (const std::string& type : losses::registered_losses()) {
+    const losses::LossTerm term = losses::make_loss_term(type, context);
+    EXPECT_EQ(term.loss->outputs(), (std::vector<std::string>{"out"})) << type;
+    losses::TensorMap targets;
+    for (const std::string& name : term.loss->targets()) targets[name] = all.at(name);
+    const at::Tensor value = term.loss->forward({{"out", logits}}, targets);
+    EXPECT_EQ(value.dim(), 0) << type;
+    EXPECT_TRUE(std::isfinite(value.item<double>())) << type;
+    EXPECT_TRUE(torch::autograd::grad({value}, {logits}, {}, true, false, true)[0].defined()) << type;
+    const std::string missing = term.loss->targets().back();
+    targets.erase(missing);
+    BOUNDSEG_EXPECT_THROWS_WITH(term.loss->forward({{"out", logits}}, targets), "'" + missing + "' must be given");
+  }
+  BOUNDSEG_EXPECT_THROWS_WITH(losses::make_loss_term("ohem_ce", context, 1.0, {{"tresh", "0.5"}}),
+                              "option 'tresh' must be one of its options, but got an unknown key");
+}
+
+TEST(TrainAugment, CarriedMapsFollowTheLabelGeometry) {
+  // Carry the label itself: after resize, padding, crop and flip both must be identical, and
   // the image must be what augmenting without the map gives (the map draws no random numbers).
   cv::Mat image(37, 53, CV_8UC3), label(37, 53, CV_8U);
   cv::randu(image, 0, 255);
@@ -316,16 +389,17 @@ TEST(TrainAugment, BoundaryMapFollowsTheLabelGeometry) {
   o.scale_max = 1.8;
   for (uint64_t seed = 0; seed < 12; ++seed) {
     std::mt19937_64 a(seed), b(seed);
-    const data::AugmentedPair with = data::augment(image, label, o, 255, a, label);
+    const data::AugmentedPair with = data::augment(image, label, o, 255, a, {{label, 255.0, {}}});
     const data::AugmentedPair without = data::augment(image, label, o, 255, b);
-    ASSERT_EQ(with.boundary.size(), with.label.size());
-    EXPECT_EQ(cv::norm(with.boundary, with.label, cv::NORM_INF), 0.0) << seed;
+    ASSERT_EQ(with.carried.size(), 1u);
+    ASSERT_EQ(with.carried[0].size(), with.label.size());
+    EXPECT_EQ(cv::norm(with.carried[0], with.label, cv::NORM_INF), 0.0) << seed;
     EXPECT_EQ(cv::norm(with.image, without.image, cv::NORM_INF), 0.0) << seed;
-    EXPECT_TRUE(without.boundary.empty());
+    EXPECT_TRUE(without.carried.empty());
   }
   std::mt19937_64 rng(0);
-  BOUNDSEG_EXPECT_THROWS_WITH(data::augment(image, label, o, 255, rng, cv::Mat(3, 3, CV_8U)),
-                              "the boundary map must be CV_8U of the label's size");
+  BOUNDSEG_EXPECT_THROWS_WITH(data::augment(image, label, o, 255, rng, {{cv::Mat(3, 3, CV_8U), 0.0, {}}}),
+                              "carried map 0 must be single-channel of the label's size");
 }
 
 TEST(TrainAugment, CropsPadsAndKeepsLabelValues) {

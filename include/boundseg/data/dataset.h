@@ -8,6 +8,8 @@
 
 #include <opencv2/core/mat.hpp>
 
+#include "boundseg/core/options.h"
+
 namespace boundseg::data {
 
 /// How label files map to train ids (formats.md §2).
@@ -48,5 +50,34 @@ SegmentationDataset voc_dataset(const std::filesystem::path& root, const std::st
 /// `label_dir`/<stem without image_suffix><label_suffix>.png.
 SegmentationDataset folder_dataset(const std::filesystem::path& image_dir, const std::filesystem::path& label_dir,
                                    const std::string& image_suffix, const std::string& label_suffix);
+
+/// A dataset as a config describes it (docs/CONFIG.md, `data.train` / `data.val`).
+struct DatasetSpec {
+  /// cityscapes, ade20k, voc or folder. Default cityscapes.
+  std::string type = "cityscapes";
+  /// Dataset root (cityscapes: the folder holding leftImg8bit/ and gtFine/; ade20k: ADEChallengeData2016;
+  /// voc: VOC2012). Relative paths are taken from the directory the command runs in.
+  std::string root;
+  std::string split = "train";
+  /// cityscapes: "trainids" reads *_gtFine_labelTrainIds.png, "labelids" maps *_gtFine_labelIds.png on the fly.
+  std::string labels = "trainids";
+  /// ade20k: label 0 -> ignore, k -> k - 1 (mmseg). voc: read SegmentationClassAug (SBD) instead of
+  /// SegmentationClass.
+  bool reduce_zero_label = true;
+  bool sbd_augmented = true;
+  /// folder: images and labels paired by stem (label stem = image stem with image_suffix replaced by label_suffix).
+  std::string image_dir, label_dir, image_suffix = "", label_suffix = "";
+  /// Use at most this many samples (0 = all), the first ones in sorted order.
+  int64_t limit = 0;
+  /// Weak supervision: read each sample's labels from <scribbles>/<sample name>.png (train ids, 255 = unlabelled)
+  /// instead of the dataset's dense labels (`boundseg scribbles convert|generate` write them). Empty = dense.
+  std::string scribbles;
+};
+
+/// type and labels known, the folders a type needs named, limit >= 0.
+void validate(const DatasetSpec& spec, const OptionSite& site);
+
+/// The dataset `spec` describes, its files checked; errors end with " (config: <key>)" when `key` is given.
+SegmentationDataset open_dataset(const DatasetSpec& spec, const std::string& key = "");
 
 }  // namespace boundseg::data

@@ -7,45 +7,50 @@
 #include <cstdint>
 #include <exception>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
+#include "boundseg/core/options.h"
 #include "boundseg/data/dataset.h"
+#include "boundseg/data/target.h"
 #include "boundseg/data/transforms.h"
 
 namespace boundseg::data {
 
 struct LoaderOptions {
-  /// Samples per batch (per process).
+  /// Samples per batch (per process). Default 8.
   int64_t batch_size = 8;
   /// Threads preparing batches (0 = in the caller's thread) and batches kept ready ahead of the consumer.
+  /// Defaults 2 and 4.
   int64_t workers = 2, prefetch = 4;
   uint64_t seed = 0;
   /// Data-parallel shard: this process's rank among world_size.
   int64_t rank = 0, world_size = 1;
   AugmentOptions augment;
+  /// Label value never supervised (padding gets it too); in [0, 255]. Default 255.
   int64_t ignore_index = 255;
-  /// Also fill Batch::rgb and Batch::roi (the DenseCRF-type losses need them).
-  bool regulariser_inputs = false;
-  /// > 0: also fill Batch::boundary with CBL's boundary ground truth of this width ratio (boundary-aware losses).
-  double boundary_ratio = 0;
+  /// Targets computed for every sample besides the labels, by name (data/target.h).
+  std::vector<std::pair<std::string, std::shared_ptr<const Target>>> targets;
 };
+
+/// batch_size >= 1, workers >= 0, prefetch >= 1, ignore_index in [0, 255], the augmentation (keys at `site`,
+/// augment.* nested).
+void validate(const LoaderOptions& options, const OptionSite& site);
 
 struct Batch {
   int64_t index = 0;
   /// (B, 3, crop_h, crop_w) float, normalised as normalize_openseg_into.
   at::Tensor images;
-  /// (B, crop_h, crop_w) int64 train ids, ignore_index where unlabelled or padded.
-  at::Tensor labels;
-  /// With LoaderOptions::regulariser_inputs: the augmented images as float (B, 3, crop_h, crop_w) RGB 0..255 and
-  /// the float (B, crop_h, crop_w) ROI (0 on padding), what the DenseCRF-type losses need; else undefined.
-  at::Tensor rgb, roi;
-  /// With LoaderOptions::boundary_ratio > 0: (B, crop_h, crop_w) uint8 {0, 1, ignore_index}, CBL's boundary ground
-  /// truth (ops::cbl_boundary_targets) of the full-size label, augmented with it; else undefined.
-  at::Tensor boundary;
+  /// By name: "labels" (B, crop_h, crop_w) int64 train ids, ignore_index where unlabelled or padded, and every
+  /// requested target, stacked over the batch.
+  std::map<std::string, at::Tensor> targets;
   std::vector<std::string> names;
+
+  const at::Tensor& labels() const { return targets.at(kLabels); }
 };
 
 /// The sample stream is the concatenation of per-epoch permutations of the dataset (epoch e shuffled with a
@@ -67,7 +72,6 @@ class TrainLoader {
  private:
   std::vector<int64_t> epoch_order(int64_t epoch) const;
   Batch make_batch(int64_t index) const;
-  cv::Mat boundary_map(const cv::Mat& label) const;
   void work();
 
   SegmentationDataset dataset_;

@@ -7,6 +7,11 @@
 #include <ATen/core/Tensor.h>
 #include <opencv2/core/mat.hpp>
 
+#include <vector>
+
+#include "boundseg/core/options.h"
+#include "boundseg/data/target.h"
+
 namespace boundseg::data {
 
 /// Augmentation, applied in this order (hrnet_ocr.md §5; mmseg for the crop retry and the photometric terms).
@@ -26,18 +31,22 @@ struct AugmentOptions {
   bool photometric = true;
 };
 
+/// scale and aspect ranges positive and ordered, crops >= 8 px, cat_max_ratio in (0, 1], flip probability in [0, 1].
+void validate(const AugmentOptions& options, const OptionSite& site);
+
 /// One augmented pair: image CV_8UC3 BGR and label CV_8U, both crop-sized; `inside` CV_8U is 1 on image pixels
-/// and 0 on padding (the ROI of regularised losses); `boundary` CV_8U the augmented boundary map when one was given
-/// (padding = ignore_index), else empty.
+/// and 0 on padding (the ROI of regularised losses); `carried` the augmented carried maps, in order.
 struct AugmentedPair {
-  cv::Mat image, label, inside, boundary;
+  cv::Mat image, label, inside;
+  std::vector<cv::Mat> carried;
 };
 
 /// Applies `options` to `image` (CV_8UC3) and `label` (CV_8U train ids, `ignore_index` = ignore), drawing every
-/// random number from `rng` (same rng state, same result). A `boundary` map (CV_8U, the label's size) made from the
-/// full-size label goes through the same geometry as the label (nearest resize, padding, crop, flip).
+/// random number from `rng` (same rng state, same result). `carried` maps (single-channel, the label's size, e.g. a
+/// target made from the full-size label) go through the same geometry as the label: nearest resize, padding with
+/// their pad value, the crop, the flip (then their after_flip); they draw no random numbers.
 AugmentedPair augment(const cv::Mat& image, const cv::Mat& label, const AugmentOptions& options, int64_t ignore_index,
-                      std::mt19937_64& rng, const cv::Mat& boundary = cv::Mat());
+                      std::mt19937_64& rng, const std::vector<CarriedMap>& carried = {});
 
 /// openseg's input convention (segfix.md §4): BGR uint8 / 255, then the RGB ImageNet mean/std applied to the B, G, R
 /// channels in that order (the released weights depend on it). Writes 3 planes of H x W floats to `chw`.

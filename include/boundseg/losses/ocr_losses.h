@@ -9,6 +9,8 @@
 #include <torch/nn/cloneable.h>
 #include <torch/nn/pimpl.h>
 
+#include "boundseg/core/options.h"
+
 namespace boundseg::losses {
 
 /// The Cityscapes `ce_weight` of openseg's configs (hrnet_ocr.md §4), one per train id 0..18.
@@ -62,11 +64,14 @@ struct AuxOhemCELossOptions {
   TORCH_ARG(double, aux_weight) = 0.4;
 };
 
-/// Option checks; `where` names the caller in messages. Called by the functionals and the modules' reset().
-void validate(const WeightedCrossEntropyOptions& options, const char* where);
-void validate(const OhemCrossEntropyOptions& options, const char* where);
-void validate(const AuxCELossOptions& options, const char* where);
-void validate(const AuxOhemCELossOptions& options, const char* where);
+/// Option checks at `site` (the caller's name, or a config key path). Called by the functionals, the modules'
+/// reset() and the registered losses.
+void validate(const WeightedCrossEntropyOptions& options, const OptionSite& site);
+void validate(const OhemCrossEntropyOptions& options, const OptionSite& site);
+void validate(const AuxCELossOptions& options, const OptionSite& site);
+void validate(const AuxOhemCELossOptions& options, const OptionSite& site);
+/// Every class weight finite and >= 0 (the key of weight i is "class_weights[i]").
+void validate_class_weights(const std::vector<double>& weights, const OptionSite& site);
 
 namespace functional {
 

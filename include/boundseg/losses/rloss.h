@@ -13,6 +13,7 @@
 
 #include <cstdint>
 
+#include "boundseg/core/options.h"
 #include "boundseg/ops/permutohedral.h"
 
 namespace boundseg::losses {
@@ -40,6 +41,9 @@ struct CrfKernelOptions {
   /// Default kReference.
   TORCH_ARG(CrfGradient, gradient) = CrfGradient::kReference;
 };
+
+/// Bandwidths positive and finite, scale_factor in (0, 1] (keys sigma_rgb, sigma_xy, scale_factor).
+void validate(const CrfKernelOptions& kernel, const OptionSite& site);
 
 /// Options of dense_crf_loss.
 struct DenseCrfLossOptions {

@@ -1,5 +1,5 @@
-// COCO mask AP and Boundary AP (pycocotools COCOeval; boundary-iou-api coco_instance_api,
-// metrics.md §2.3) and COCO RLE (formats.md §5).
+// COCO mask AP and Boundary AP (pycocotools COCOeval; boundary-iou-api coco_instance_api, metrics.md §2.3).
+// The RLE codec is io/coco_rle.h.
 #pragma once
 
 #include <array>
@@ -10,25 +10,8 @@
 #include <vector>
 
 #include <nlohmann/json_fwd.hpp>
-#include <opencv2/core/mat.hpp>
 
 namespace boundseg::metrics {
-
-/// Uncompressed COCO run-length encoding (column-major runs, zeros first).
-struct Rle {
-  int64_t height = 0;
-  int64_t width = 0;
-  std::vector<uint32_t> counts;
-};
-
-Rle rle_encode(const cv::Mat& mask);  ///< CV_8U, non-zero = 1
-cv::Mat rle_decode(const Rle& rle);   ///< CV_8U 0/1
-std::string rle_to_string(const Rle& rle);  ///< pycocotools compressed string
-Rle rle_from_string(const std::string& counts, int64_t height, int64_t width);
-/// Polygon rasterisation as pycocotools rleFrPoly (xy pairs, image coordinates).
-Rle rle_from_polygon(const std::vector<double>& xy, int64_t height, int64_t width);
-int64_t rle_area(const Rle& rle);
-std::array<double, 4> rle_bbox(const Rle& rle);  ///< [x, y, w, h]
 
 enum class CocoIouType { kSegm, kBoundary };
 

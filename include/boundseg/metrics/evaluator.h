@@ -8,6 +8,9 @@
 #include <vector>
 
 #include <nlohmann/json_fwd.hpp>
+#include <opencv2/core/mat.hpp>
+
+#include "boundseg/core/options.h"
 
 #include "boundseg/metrics/boundary_metrics.h"
 #include "boundseg/metrics/instance_ap.h"
@@ -89,9 +92,64 @@ struct EvalResult {
   double ap_boundary_ratio = 0.005;
 };
 
-/// Runs the requested metrics over `samples` (images in parallel on the ATen
-/// thread pool, statistics reduced in image order, so results do not depend
-/// on the thread count).
+/// Ratios finite and >= 0 and distinct, tolerances > 0, the ignore index outside the classes, class names one per
+/// class (names at `site`: the eval command passes its flags).
+void validate(const EvalOptions& options, const OptionSite& site);
+
+/// One image for the streaming evaluator, already decoded.
+struct EvalImage {
+  cv::Mat gt;            ///< label map (8-bit; 16-bit train ids only for the pixel metrics)
+  cv::Mat prediction;    ///< semantic prediction of the gt's size (for pixel and boundary metrics)
+  cv::Mat gt_instances;  ///< Cityscapes instanceIds (iIoU, AP); may be empty
+  /// Instance predictions (AP), each mask read from its file when needed (read_cityscapes_prediction_txt).
+  std::vector<InstancePredictionLine> instances;
+  std::filesystem::path instance_txt;  ///< where the instances came from (messages)
+  ImageSources sources;                ///< file names for messages
+  std::vector<std::string> warnings;   ///< met while reading the image (reported with the result)
+};
+
+/// What one image contributes: small statistics, reduced in image order.
+struct ImageStats {
+  CityscapesPixelStats cityscapes;
+  TrainIdPixelStats train_ids;
+  std::vector<BoundaryIouStats> boundary_iou;
+  BoundaryFImage boundary_f;
+  InstanceImageMatches instances;
+  bool has_instances = false;
+  std::vector<std::string> warnings;
+};
+
+/// The streaming evaluator (reset / process / result): `boundseg eval` and the trainer's validation use it.
+/// Statistics are summed in the order images are added, so results do not depend on threading.
+class Evaluator {
+ public:
+  explicit Evaluator(EvalOptions options);
+  void reset();
+  /// add(measure(image)).
+  void process(const EvalImage& image);
+  /// The image's statistics (thread-safe: images can be measured in parallel and added in order).
+  ImageStats measure(const EvalImage& image) const;
+  void add(ImageStats stats);
+  EvalResult result() const;
+  int64_t num_images() const { return num_images_; }
+
+ private:
+  EvalOptions options_;
+  ClassMapping mapping_;
+  InstanceApOptions ap_options_;
+  std::vector<std::string> class_names_;
+  int64_t num_images_ = 0;
+  bool all_have_instances_ = true;
+  CityscapesPixelStats cityscapes_;
+  TrainIdPixelStats train_ids_;
+  std::vector<BoundaryIouStats> boundary_iou_;
+  BoundaryFStats boundary_f_;
+  std::vector<InstanceImageMatches> matches_;
+  std::vector<std::string> warnings_;
+};
+
+/// Runs the requested metrics over `samples`: files read and measured in parallel chunks on the ATen thread pool,
+/// added to an Evaluator in image order (results do not depend on the thread count).
 EvalResult evaluate(const std::vector<EvalSample>& samples, const EvalOptions& options);
 
 /// JSON with fractions in [0, 1] and null for NaN (keys: mIoU, class_iou,

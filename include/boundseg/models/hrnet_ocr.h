@@ -7,6 +7,7 @@
 #include <torch/nn/pimpl.h>
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -54,6 +55,10 @@ class HrnetOcrImpl : public torch::nn::Module {
   HrnetOcrOutput forward_all(const at::Tensor& x);
   /// The main logits alone (N, K, H, W): inference skips upsampling the auxiliary logits (K x H x W floats).
   at::Tensor predict(const at::Tensor& x);
+  /// Named outputs for training: "out" always, and those of `wanted` among "aux" (as forward), "bottleneck" (the
+  /// head's 3x3 bottleneck features before the OCR block, (N, mid_channels, H/4, W/4)) and "backbone" (the
+  /// concatenated backbone features, (N, C, H/4, W/4)).
+  std::map<std::string, at::Tensor> forward_named(const at::Tensor& x, const std::vector<std::string>& wanted);
 
   /// Propagates to the head object too (its children are registered here, the head itself is not).
   void train(bool on = true) override;

@@ -98,6 +98,9 @@ struct HeadOutput {
   at::Tensor aux;
   /// Main logits (N, K, H0, W0) float.
   at::Tensor out;
+  /// With keep_features: the bottleneck `feats` (N, mid_channels, H0, W0), post BN-ReLU, before the OCR block (the
+  /// features CBL acts on, cbl.md §4), and the concatenated backbone features (N, C, H0, W0); else undefined.
+  at::Tensor bottleneck, backbone;
 };
 
 /// OCR head of HRNet_W48_OCR (§2), sized from the backbone: children `conv3x3`, `ocr_distri_head`, `cls_head`,
@@ -107,7 +110,8 @@ struct HeadOutput {
 class OcrHeadImpl : public torch::nn::Module {
  public:
   OcrHeadImpl(const FeatureSpec& spec, const OcrHeadOptions& options = {});
-  HeadOutput forward(const std::vector<at::Tensor>& features);
+  /// keep_features also returns the bottleneck and backbone maps (they are otherwise freed as soon as possible).
+  HeadOutput forward(const std::vector<at::Tensor>& features, bool keep_features = false);
   const FeatureSpec& input_spec() const { return spec_; }
   const OcrHeadOptions& options() const { return options_; }
 

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 
+#include "boundseg/core/options.h"
 #include "boundseg/ops/permutohedral.h"
 
 namespace boundseg::refine {
@@ -32,16 +33,26 @@ struct DenseCrfOptions {
   static DenseCrfOptions deeplab_voc();
 };
 
+/// iterations >= 1, kernel weights finite and >= 0, bandwidths positive and finite.
+void validate(const DenseCrfOptions& options, const OptionSite& site);
+
 /// Mean-field inference: Q ∝ exp(−U + Σ_m w_m · K̃_m Q) with U = −log(probabilities), starting from
 /// Q = probabilities. Both lattices are built once and reused by every iteration. image: float (3, H, W) RGB 0..255;
 /// probabilities: float (K, H, W), each pixel summing to 1 (clamped to >= 1e-8 before the log). Returns the final
 /// Q, float (K, H, W).
 at::Tensor dense_crf(const at::Tensor& image, const at::Tensor& probabilities, const DenseCrfOptions& options = {});
 
-/// Unary probabilities from hard labels (pydensecrf's unary_from_labels): `confidence` on the given label, the rest
-/// spread evenly over the other classes; pixels labelled `ignore_index` (or any value >= num_classes when
-/// ignore_index < 0) are uniform. labels: integer (H, W). Returns float (K, H, W).
-at::Tensor probabilities_from_labels(const at::Tensor& labels, int64_t num_classes, double confidence = 0.7,
-                                     int64_t ignore_index = 255);
+/// How hard labels become unary probabilities (pydensecrf's unary_from_labels).
+struct LabelUnaryOptions {
+  /// Probability of the given label, in (0, 1); the rest is spread evenly over the other classes. Default 0.7.
+  TORCH_ARG(double, confidence) = 0.7;
+  /// Label value meaning "unknown": uniform probabilities (as is any value outside [0, num_classes)). Default 255.
+  TORCH_ARG(int64_t, ignore_index) = 255;
+};
+void validate(const LabelUnaryOptions& options, const OptionSite& site);
+
+/// Unary probabilities from hard labels. labels: integer (H, W); num_classes >= 2. Returns float (K, H, W).
+at::Tensor probabilities_from_labels(const at::Tensor& labels, int64_t num_classes,
+                                     const LabelUnaryOptions& options = {});
 
 }  // namespace boundseg::refine

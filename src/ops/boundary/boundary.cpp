@@ -5,14 +5,15 @@
 
 #include "boundseg/ops/boundary_kernels.h"
 #include "boundseg/core/check.h"
+#include "boundseg/core/error.h"
 #include "ops/plane_loop.h"
 
 namespace boundseg::ops {
 namespace {
 
-void check_ratio(double ratio, const char* where) {
-  TORCH_CHECK_VALUE(ratio >= 0.0 && std::isfinite(ratio), "boundseg ", where,
-                    ": 'dilation_ratio' must be a finite number >= 0, but got ", ratio, ".");
+void check_ratio(double ratio, const OptionSite& site) {
+  site.require(ratio >= 0.0 && std::isfinite(ratio), "dilation_ratio", "be a finite number >= 0",
+               [&] { return number_text(ratio); });
 }
 
 constexpr auto kU8 = at::kByte;
@@ -56,9 +57,18 @@ at::Tensor label_boundary_band(const at::Tensor& labels, double dilation_ratio) 
   return out.to(at::kBool);
 }
 
+void validate(const CblBoundaryOptions& options, const OptionSite& site) { check_ratio(options.dilation_ratio, site); }
+
+void validate(const InverseformEdgeOptions& options, const OptionSite& site) {
+  site.require(options.num_classes >= 1 && options.num_classes <= 254, "num_classes", "be in [1, 254]",
+               [&] { return std::to_string(options.num_classes); });
+  site.require(options.radius >= 0.0 && std::isfinite(options.radius), "radius", "be a finite number >= 0",
+               [&] { return number_text(options.radius); });
+}
+
 at::Tensor cbl_boundary_targets(const at::Tensor& labels, const CblBoundaryOptions& options) {
   check_image_tensor(labels, "cbl_boundary_targets", "labels", {kU8}, "a uint8 trainId map");
-  check_ratio(options.dilation_ratio, "CblBoundaryOptions");
+  validate(options, "cbl_boundary_targets");
   const at::Tensor src = labels.contiguous();
   at::Tensor out = at::empty_like(src);
   const int64_t d = detail::band_width(options.dilation_ratio, src.size(-2), src.size(-1));
@@ -68,12 +78,11 @@ at::Tensor cbl_boundary_targets(const at::Tensor& labels, const CblBoundaryOptio
   return out;
 }
 
-at::Tensor inverseform_edges(const at::Tensor& labels, int64_t num_classes, double radius) {
+at::Tensor inverseform_edges(const at::Tensor& labels, const InverseformEdgeOptions& options) {
   check_image_tensor(labels, "inverseform_edges", "labels", {kU8}, "a uint8 trainId map");
-  TORCH_CHECK_VALUE(num_classes >= 1 && num_classes <= 254, "boundseg inverseform_edges: 'num_classes' must be in [1, 254], but got ",
-                    num_classes, ".");
-  TORCH_CHECK_VALUE(radius >= 0.0 && std::isfinite(radius),
-                    "boundseg inverseform_edges: 'radius' must be a finite number >= 0, but got ", radius, ".");
+  validate(options, "inverseform_edges");
+  const int64_t num_classes = options.num_classes;
+  const double radius = options.radius;
   const at::Tensor src = labels.contiguous();
   at::Tensor out = at::empty_like(src);
   detail::for_each_plane<uint8_t, uint8_t>(src, out, [&](const uint8_t* in, uint8_t* o, int64_t h, int64_t w) {

@@ -19,6 +19,8 @@
 #include <ATen/Parallel.h>
 
 #include "boundseg/core/check.h"
+#include "boundseg/core/error.h"
+#include "boundseg/core/options.h"
 
 namespace boundseg::ops {
 
@@ -149,10 +151,12 @@ void build_lattice(const float* features, int64_t num_points, LatticeMode mode, 
     }
     elevated[0] = running;
     for (int i = 0; i <= D; ++i) {
-      TORCH_CHECK_VALUE(std::fabs(elevated[i]) <= kMaxElevated,
-                        "boundseg permutohedral_lattice: features must stay within about ±", kMaxElevated / 6,
-                        " (a bandwidth too small for the feature range overflows the 16-bit lattice keys), but got ",
-                        "point ", p, " with a lattice coordinate of ", elevated[i], ".");
+      if (!(std::fabs(elevated[i]) <= kMaxElevated)) {
+        fail("permutohedral_lattice", "features",
+             "stay within about ±" + number_text(kMaxElevated / 6) +
+                 " (a bandwidth too small for the feature range overflows the 16-bit lattice keys)",
+             "point " + std::to_string(p) + " with a lattice coordinate of " + number_text(elevated[i]));
+      }
     }
     // Nearest remainder-0 lattice point (round half to even, as the reference's SSE rounding mode).
     std::array<float, D1> rem0;
@@ -262,20 +266,19 @@ constexpr int64_t kGrain = 512;
 }  // namespace
 
 PermutohedralLattice::PermutohedralLattice(const at::Tensor& features, LatticeMode mode) {
-  TORCH_CHECK_VALUE(features.defined() && features.dim() == 2, "boundseg permutohedral_lattice: 'features' must be a ",
-                    "2-D (points, dims) tensor, but got ", describe_or_undefined(features), ".");
-  TORCH_CHECK_TYPE(features.scalar_type() == at::kFloat && features.device().is_cpu(),
-                   "boundseg permutohedral_lattice: 'features' must be a float32 CPU tensor, but got a ",
-                   describe(features), " on ", features.device(), ".");
+  constexpr const char* where = "permutohedral_lattice";
+  require(features.defined() && features.dim() == 2, where, "'features'", "be a 2-D (points, dims) tensor",
+          [&] { return describe_or_undefined(features); });
+  require(features.scalar_type() == at::kFloat, where, "'features'", "be a float32 tensor",
+          [&] { return "a " + describe(features); });
+  check_cpu(features, where, "features");
   const int64_t d = features.size(1);
-  TORCH_CHECK_VALUE(d >= 1 && d <= kMaxDim, "boundseg permutohedral_lattice: the feature dimension must be in [1, ",
-                    kMaxDim, "], but got ", d, ".");
-  TORCH_CHECK_VALUE(features.size(0) < (int64_t{1} << 31) / (d + 1),
-                    "boundseg permutohedral_lattice: the point count must be below 2^31 / (d + 1), but got ",
-                    features.size(0), ".");
+  require(d >= 1 && d <= kMaxDim, where, "the feature dimension", "be in [1, " + std::to_string(kMaxDim) + "]",
+          [&] { return std::to_string(d); });
+  require(features.size(0) < (int64_t{1} << 31) / (d + 1), where, "the point count", "be below 2^31 / (d + 1)",
+          [&] { return std::to_string(features.size(0)); });
   const at::Tensor f = features.contiguous();
-  TORCH_CHECK_VALUE(at::isfinite(f).all().item<bool>(),
-                    "boundseg permutohedral_lattice: 'features' must be finite, but got a NaN or infinity.");
+  require(at::isfinite(f).all().item<bool>(), where, "'features'", "be finite", [] { return "a NaN or infinity"; });
   auto impl = std::make_shared<Impl>();
   build_dispatch<1>(static_cast<int>(d), f.data_ptr<float>(), f.size(0), mode, *impl);
   impl_ = std::move(impl);
@@ -353,12 +356,13 @@ void PermutohedralLattice::filter(const float* in, float* out, int64_t channels,
 }
 
 at::Tensor PermutohedralLattice::filter(const at::Tensor& values, bool transpose) const {
-  TORCH_CHECK_VALUE(values.defined() && values.dim() == 2 && values.size(0) == num_points(),
-                    "boundseg permutohedral_lattice: 'values' must be a 2-D (", num_points(),
-                    ", channels) tensor, but got ", describe_or_undefined(values), ".");
-  TORCH_CHECK_TYPE(values.scalar_type() == at::kFloat && values.device().is_cpu(),
-                   "boundseg permutohedral_lattice: 'values' must be a float32 CPU tensor, but got a ",
-                   describe(values), " on ", values.device(), ".");
+  constexpr const char* where = "permutohedral_lattice";
+  require(values.defined() && values.dim() == 2 && values.size(0) == num_points(), where, "'values'",
+          "be a 2-D (" + std::to_string(num_points()) + ", channels) tensor",
+          [&] { return describe_or_undefined(values); });
+  require(values.scalar_type() == at::kFloat, where, "'values'", "be a float32 tensor",
+          [&] { return "a " + describe(values); });
+  check_cpu(values, where, "values");
   const at::Tensor in = values.contiguous();
   at::Tensor out = at::empty_like(in);
   filter(in.data_ptr<float>(), out.data_ptr<float>(), in.size(1), transpose);
@@ -366,14 +370,13 @@ at::Tensor PermutohedralLattice::filter(const at::Tensor& values, bool transpose
 }
 
 at::Tensor bilateral_features(const at::Tensor& image, double sigma_rgb, double sigma_xy) {
-  TORCH_CHECK_VALUE(image.defined() && image.dim() == 3 && image.size(0) >= 1,
-                    "boundseg bilateral_features: 'image' must be a 3-D (C, H, W) tensor, but got ",
-                    describe_or_undefined(image), ".");
-  TORCH_CHECK(image.device().is_cpu(), "boundseg bilateral_features: 'image' must be a CPU tensor, but got one on ",
-              image.device(), ".");
-  TORCH_CHECK_VALUE(sigma_rgb > 0 && sigma_xy > 0 && std::isfinite(sigma_rgb) && std::isfinite(sigma_xy),
-                    "boundseg bilateral_features: sigma_rgb and sigma_xy must be positive and finite, but got ",
-                    sigma_rgb, " and ", sigma_xy, ".");
+  constexpr const char* where = "bilateral_features";
+  require(image.defined() && image.dim() == 3 && image.size(0) >= 1, where, "'image'", "be a 3-D (C, H, W) tensor",
+          [&] { return describe_or_undefined(image); });
+  check_cpu(image, where, "image");
+  require(sigma_rgb > 0 && sigma_xy > 0 && std::isfinite(sigma_rgb) && std::isfinite(sigma_xy), where,
+          "sigma_rgb and sigma_xy", "be positive and finite",
+          [&] { return number_text(sigma_rgb) + " and " + number_text(sigma_xy); });
   const at::Tensor img = image.to(at::kFloat).contiguous();
   const int64_t C = img.size(0), H = img.size(1), W = img.size(2), D = C + 2;
   at::Tensor features = at::empty({H * W, D}, img.options());
@@ -402,21 +405,18 @@ namespace {
 std::pair<at::Tensor, at::Tensor> filter_images(const at::Tensor& image, const at::Tensor& values,
                                                 const BilateralFilterOptions& options, bool want_forward,
                                                 bool want_transposed) {
-  TORCH_CHECK_VALUE(image.defined() && values.defined() && (image.dim() == 3 || image.dim() == 4) &&
-                        values.dim() == image.dim(),
-                    "boundseg bilateral_filter: 'image' and 'values' must both be (C, H, W) or both (N, C, H, W) ",
-                    "tensors, but got ", describe_or_undefined(image), " and ",
-                    describe_or_undefined(values), ".");
+  constexpr const char* where = "bilateral_filter";
+  require(image.defined() && values.defined() && (image.dim() == 3 || image.dim() == 4) && values.dim() == image.dim(),
+          where, "'image' and 'values'", "both be (C, H, W) or both (N, C, H, W) tensors",
+          [&] { return describe_or_undefined(image) + " and " + describe_or_undefined(values); });
   const bool batched = image.dim() == 4;
   const at::Tensor images = batched ? image : image.unsqueeze(0);
   const at::Tensor maps = (batched ? values : values.unsqueeze(0)).to(at::kFloat).contiguous();
-  TORCH_CHECK_VALUE(images.size(0) == maps.size(0) && images.size(2) == maps.size(2) &&
-                        images.size(3) == maps.size(3),
-                    "boundseg bilateral_filter: 'values' must have the image's batch size and H x W, but got ",
-                    describe(values), " for ", describe(image), ".");
-  TORCH_CHECK(images.device().is_cpu() && maps.device().is_cpu(),
-              "boundseg bilateral_filter: 'image' and 'values' must be CPU tensors, but got ", image.device(), " and ",
-              values.device(), ".");
+  require(images.size(0) == maps.size(0) && images.size(2) == maps.size(2) && images.size(3) == maps.size(3), where,
+          "'values'", "have the image's batch size and H x W",
+          [&] { return describe(values) + " for " + describe(image); });
+  check_cpu(images, where, "image");
+  check_cpu(maps, where, "values");
   const int64_t N = maps.size(0), K = maps.size(1);
   at::Tensor forward = want_forward ? at::empty_like(maps) : at::Tensor();
   at::Tensor transposed = want_transposed ? at::empty_like(maps) : at::Tensor();

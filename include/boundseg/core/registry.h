@@ -1,0 +1,48 @@
+// Name -> entry tables for the pieces a config or command line names (losses, targets, networks).
+#pragma once
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "boundseg/core/error.h"
+
+namespace boundseg {
+
+/// Entries in registration order; Entry has a `std::string name`. Lookups of unknown names fail listing the valid
+/// ones: "boundseg config: losses[0].type must be one of ce, ohem_ce, ..., but got 'dice'."
+template <typename Entry>
+class Registry {
+ public:
+  explicit Registry(std::vector<Entry> entries) : entries_(std::move(entries)) {}
+
+  std::vector<std::string> names() const {
+    std::vector<std::string> out;
+    for (const Entry& e : entries_) out.push_back(e.name);
+    return out;
+  }
+  const Entry* find(const std::string& name) const {
+    for (const Entry& e : entries_) {
+      if (e.name == name) return &e;
+    }
+    return nullptr;
+  }
+  /// The entry called `name`; `what` and `argument` name the caller and the key in the error.
+  const Entry& at(const std::string& name, std::string_view what, std::string_view argument) const {
+    const Entry* e = find(name);
+    if (!e) fail(what, argument, "be one of " + joined(), "'" + name + "'");
+    return *e;
+  }
+  /// "a, b, c".
+  std::string joined() const {
+    std::string s;
+    for (const Entry& e : entries_) s += (s.empty() ? "" : ", ") + e.name;
+    return s;
+  }
+  const std::vector<Entry>& entries() const { return entries_; }
+
+ private:
+  std::vector<Entry> entries_;
+};
+
+}  // namespace boundseg

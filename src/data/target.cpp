@@ -1,0 +1,31 @@
+// The target registry.
+#include "boundseg/data/target.h"
+
+#include <ATen/ATen.h>
+
+namespace boundseg::data {
+
+// One line per target: its entry function is defined in src/data/targets/<name>.cpp.
+#define BOUNDSEG_TARGETS(X) X(rgb) X(roi) X(cbl_boundary) X(inverseform_edges)
+
+#define BOUNDSEG_DECLARE_TARGET(name) TargetEntry name##_target_entry();
+BOUNDSEG_TARGETS(BOUNDSEG_DECLARE_TARGET)
+#undef BOUNDSEG_DECLARE_TARGET
+
+const Registry<TargetEntry>& target_registry() {
+#define BOUNDSEG_TARGET_ENTRY(name) name##_target_entry(),
+  static const Registry<TargetEntry> registry({BOUNDSEG_TARGETS(BOUNDSEG_TARGET_ENTRY)});
+#undef BOUNDSEG_TARGET_ENTRY
+  return registry;
+}
+
+std::vector<std::string> registered_targets() { return target_registry().names(); }
+
+std::vector<CarriedMap> Target::carry(const cv::Mat&, const cv::Mat&) const { return {}; }
+
+at::Tensor byte_tensor(const cv::Mat& map) {
+  const cv::Mat dense = map.isContinuous() ? map : map.clone();
+  return at::from_blob(const_cast<uint8_t*>(dense.ptr<uint8_t>()), {dense.rows, dense.cols}, at::kByte).clone();
+}
+
+}  // namespace boundseg::data

@@ -1,0 +1,31 @@
+// `ce`: class-weighted cross entropy on one logits output (openseg FSCELoss, hrnet_ocr.md §4).
+#include "boundseg/losses/ocr_losses.h"
+#include "losses/terms/common.h"
+
+namespace boundseg::losses {
+namespace {
+
+class CeLoss : public LogitsLoss<CeLoss, WeightedCrossEntropyOptions> {
+ public:
+  using LogitsLoss::LogitsLoss;
+  static void keys(Options& o, OptionKeys& keys) { detail::class_weights_key(o.class_weights(), keys); }
+  static void validate(const Options& o, const LossContext& context, const OptionSite& site) {
+    losses::validate(o, site);
+    detail::validate_class_weight_count(o.class_weights(), context, site);
+  }
+  std::vector<std::string> targets() const override { return {kLabels}; }
+  at::Tensor compute(const at::Tensor& logits, const TensorMap& targets) const {
+    const at::Tensor& labels = named(targets, kLabels, "ce", "target");
+    if (!any_labelled(labels, context_.ignore_index)) return zero_like_loss(logits);
+    return functional::weighted_cross_entropy(
+        logits, labels, WeightedCrossEntropyOptions(options_).ignore_index(context_.ignore_index));
+  }
+};
+
+}  // namespace
+
+LossEntry ce_loss_entry() {
+  return CeLoss::entry("ce", "class-weighted cross entropy (openseg FSCELoss); class_weights: list or cityscapes");
+}
+
+}  // namespace boundseg::losses

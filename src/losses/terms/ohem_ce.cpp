@@ -1,0 +1,35 @@
+// `ohem_ce`: online-hard-example-mining cross entropy (openseg FSOhemCELoss, hrnet_ocr.md §4).
+#include "boundseg/losses/ocr_losses.h"
+#include "losses/terms/common.h"
+
+namespace boundseg::losses {
+namespace {
+
+class OhemCeLoss : public LogitsLoss<OhemCeLoss, OhemCrossEntropyOptions> {
+ public:
+  using LogitsLoss::LogitsLoss;
+  static void keys(Options& o, OptionKeys& keys) {
+    detail::class_weights_key(o.class_weights(), keys);
+    keys("thresh", o.thresh());
+    keys("min_kept", o.min_kept());
+  }
+  static void validate(const Options& o, const LossContext& context, const OptionSite& site) {
+    losses::validate(o, site);
+    detail::validate_class_weight_count(o.class_weights(), context, site);
+  }
+  std::vector<std::string> targets() const override { return {kLabels}; }
+  at::Tensor compute(const at::Tensor& logits, const TensorMap& targets) const {
+    const at::Tensor& labels = named(targets, kLabels, "ohem_ce", "target");
+    if (!any_labelled(labels, context_.ignore_index)) return zero_like_loss(logits);
+    return functional::ohem_cross_entropy(logits, labels,
+                                          OhemCrossEntropyOptions(options_).ignore_index(context_.ignore_index));
+  }
+};
+
+}  // namespace
+
+LossEntry ohem_ce_loss_entry() {
+  return OhemCeLoss::entry("ohem_ce", "OHEM cross entropy (openseg FSOhemCELoss): thresh, min_kept per process");
+}
+
+}  // namespace boundseg::losses
