@@ -2,7 +2,9 @@
 #include "boundseg/core/options.h"
 
 #include <algorithm>
+#include <charconv>
 #include <sstream>
+#include <type_traits>
 
 namespace boundseg {
 
@@ -47,28 +49,36 @@ void TextKeys::operator()(const char* key, bool& field) {
   }
 }
 
+namespace {
+
+// The whole of `text` as a T (std::stoll / std::stod); false when it is not one.
+template <typename T>
+bool parse_number(const std::string& text, T* out) {
+  size_t end = 0;
+  try {
+    if constexpr (std::is_integral_v<T>) {
+      *out = std::stoll(text, &end);
+    } else {
+      *out = std::stod(text, &end);
+    }
+  } catch (const std::exception&) {
+    return false;
+  }
+  return end == text.size() && end > 0;
+}
+
+}  // namespace
+
 void TextKeys::operator()(const char* key, int64_t& field) {
   if (const std::string* v = find(key)) {
-    size_t end = 0;
-    try {
-      field = std::stoll(*v, &end);
-    } catch (const std::exception&) {
-      end = 0;
-    }
-    require(end == v->size() && end > 0, what_, "option '" + std::string(key) + "'", "be an integer",
+    require(parse_number(*v, &field), what_, "option '" + std::string(key) + "'", "be an integer",
             [&] { return "'" + *v + "'"; });
   }
 }
 
 void TextKeys::operator()(const char* key, double& field) {
   if (const std::string* v = find(key)) {
-    size_t end = 0;
-    try {
-      field = std::stod(*v, &end);
-    } catch (const std::exception&) {
-      end = 0;
-    }
-    require(end == v->size() && end > 0, what_, "option '" + std::string(key) + "'", "be a number",
+    require(parse_number(*v, &field), what_, "option '" + std::string(key) + "'", "be a number",
             [&] { return "'" + *v + "'"; });
   }
 }
@@ -90,15 +100,9 @@ void TextKeys::operator()(const char* key, std::vector<double>& field,
   std::vector<double> parsed;
   std::stringstream in(*v);
   for (std::string item; std::getline(in, item, ',');) {
-    size_t end = 0;
     double x = 0;
-    try {
-      x = std::stod(item, &end);
-    } catch (const std::exception&) {
-      end = 0;
-    }
-    require(end == item.size() && end > 0, what_, "option '" + std::string(key) + "'",
-            "be a comma-separated list of numbers", [&] { return "'" + *v + "'"; });
+    require(parse_number(item, &x), what_, "option '" + std::string(key) + "'", "be a comma-separated list of numbers",
+            [&] { return "'" + *v + "'"; });
     parsed.push_back(x);
   }
   field = std::move(parsed);
@@ -122,17 +126,9 @@ void TextKeys::finish() const {
 }
 
 std::string number_text(double value) {
-  std::ostringstream s;
-  s.precision(17);
-  s << value;
-  // Prefer the shortest text that reads back to the same double.
-  for (int digits = 1; digits <= 17; ++digits) {
-    std::ostringstream t;
-    t.precision(digits);
-    t << value;
-    if (std::stod(t.str()) == value) return t.str();
-  }
-  return s.str();
+  char text[64];
+  const auto [end, ec] = std::to_chars(text, text + sizeof(text), value);  // shortest text that reads back
+  return ec == std::errc() ? std::string(text, end) : std::to_string(value);
 }
 
 }  // namespace boundseg

@@ -20,6 +20,8 @@
 #include "boundseg/ops/boundary.h"
 #include "boundseg/data/target.h"
 #include "boundseg/losses/loss.h"
+#include "boundseg/losses/ocr_losses.h"
+#include "boundseg/losses/rloss.h"
 #include "boundseg/train/optimizer.h"
 #include "support/golden.h"
 
@@ -55,34 +57,48 @@ TEST(TrainConfig, ErrorsNameTheKeyPath) {
   testing::TempDir tmp;
   write(tmp.path() / "c.yaml", "data: {train: {type: folder, image_dir: a, label_dir: b}}\n");
   const fs::path c = tmp.path() / "c.yaml";
-  BOUNDSEG_EXPECT_THROWS_WITH(config::load_train_config(c, {"data.augment.flip=1"}),
-                              "data.augment.flip must be a known key");
-  BOUNDSEG_EXPECT_THROWS_WITH(config::load_train_config(c, {"data.batch_size=two"}),
-                              "data.batch_size must be an integer, but got 'two'");
-  BOUNDSEG_EXPECT_THROWS_WITH(config::load_train_config(c, {"losses=[{type: dice}]"}),
-                              "losses[0].type must be one of ce, ohem_ce");
-  BOUNDSEG_EXPECT_THROWS_WITH(config::load_train_config(c, {"data.train.type=kitti"}), "data.train.type must be one of");
-  // Each loss reads its own keys; one map per target (so boundary terms cannot disagree on it), options checked
-  // where they are read.
-  BOUNDSEG_EXPECT_THROWS_WITH(config::load_train_config(c, {"losses=[{type: ce, thresh: 0.5}]"}),
-                              "losses[0].thresh must be a known key (class_weights, output, type, weight)");
-  BOUNDSEG_EXPECT_THROWS_WITH(config::load_train_config(c, {"losses=[{type: ohem_ce, thresh: 1.5}]"}),
-                              "boundseg config: losses[0].thresh must be in [0, 1], but got 1.5.");
-  BOUNDSEG_EXPECT_THROWS_WITH(config::load_train_config(c, {"losses=[{type: densecrf, gradient: fast}]"}),
-                              "losses[0].gradient must be reference or exact, but got 'fast'.");
-  BOUNDSEG_EXPECT_THROWS_WITH(
-      config::load_train_config(c, {"losses=[{type: boundary_ce}]", "data.targets.cbl_boundary.dilation_ratio=-1"}),
-      "data.targets.cbl_boundary.dilation_ratio must be a finite number >= 0, but got -1.");
-  BOUNDSEG_EXPECT_THROWS_WITH(config::load_train_config(c, {"data.targets.cbl_boundary.dilation_ratio=0.01"}),
-                              "data.targets.cbl_boundary must be read by a loss (the losses read labels)");
-  BOUNDSEG_EXPECT_THROWS_WITH(config::load_train_config(c, {"data.targets.edges={}"}),
-                              "data.targets.edges must be one of rgb, roi, cbl_boundary, inverseform_edges");
-  BOUNDSEG_EXPECT_THROWS_WITH(config::load_train_config(c, {"losses=[{type: ce, class_weights: [1, 2]}]"}),
-                              "losses[0].class_weights must have one entry per class (19), but got 2.");
+  // {overrides, message}: each loss and target reads (and checks) its own keys, one map per target (so boundary
+  // terms cannot disagree on it).
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+      {{"data.augment.flip=1"}, "data.augment.flip must be a known key"},
+      {{"data.batch_size=two"}, "data.batch_size must be an integer, but got 'two'"},
+      {{"losses=[{type: dice}]"}, "losses[0].type must be one of ce, ohem_ce"},
+      {{"data.train.type=kitti"}, "data.train.type must be one of"},
+      {{"losses=[{type: ce, thresh: 0.5}]"}, "losses[0].thresh must be a known key (class_weights, output, type, weight)"},
+      {{"losses=[{type: ohem_ce, thresh: 1.5}]"}, "boundseg config: losses[0].thresh must be in [0, 1], but got 1.5."},
+      {{"losses=[{type: densecrf, gradient: fast}]"}, "losses[0].gradient must be reference or exact, but got 'fast'."},
+      {{"losses=[{type: boundary_ce}]", "data.targets.cbl_boundary.dilation_ratio=-1"},
+       "data.targets.cbl_boundary.dilation_ratio must be a finite number >= 0, but got -1."},
+      {{"data.targets.cbl_boundary.dilation_ratio=0.01"},
+       "data.targets.cbl_boundary must be read by a loss (the losses read labels)"},
+      {{"data.targets.edges={}"}, "data.targets.edges must be one of rgb, roi, cbl_boundary, inverseform_edges"},
+      {{"losses=[{type: ce, class_weights: [1, 2]}]"},
+       "losses[0].class_weights must have one entry per class (19), but got 2."},
+  };
+  for (const auto& [overrides, message] : cases) {
+    BOUNDSEG_EXPECT_THROWS_WITH(config::load_train_config(c, overrides), message);
+  }
   write(tmp.path() / "loop.yaml", "_base_: loop.yaml\n");
   BOUNDSEG_EXPECT_THROWS_WITH(config::load_train_config(tmp.path() / "loop.yaml"), "_base_ must not include");
   write(tmp.path() / "nodata.yaml", "model: {arch: hrnet_tiny_ocr}\n");
   BOUNDSEG_EXPECT_THROWS_WITH(config::load_train_config(tmp.path() / "nodata.yaml"), "data.train must describe");
+}
+
+TEST(TrainConfig, DefaultsAreTheOptionStructs) {
+  // A term without options gets its options struct's defaults (OHEM: the reference's 0.9, hrnet_ocr.md §4).
+  testing::TempDir tmp;
+  write(tmp.path() / "c.yaml", "data: {train: {type: folder, image_dir: a, label_dir: b}}\n"
+                               "losses: [{type: ohem_ce}, {type: densecrf, weight: 1.0e-9}]\n");
+  const train::TrainSpec c = config::load_train_config(tmp.path() / "c.yaml");
+  const std::string yaml = config::to_yaml(c);
+  const losses::OhemCrossEntropyOptions ohem;
+  const losses::CrfKernelOptions kernel;
+  EXPECT_EQ(ohem.thresh(), 0.9);
+  EXPECT_NE(yaml.find("thresh: " + number_text(ohem.thresh())), std::string::npos) << yaml;
+  EXPECT_NE(yaml.find("min_kept: " + std::to_string(ohem.min_kept())), std::string::npos) << yaml;
+  EXPECT_NE(yaml.find("sigma_xy: " + number_text(kernel.sigma_xy())), std::string::npos) << yaml;
+  EXPECT_NE(yaml.find("scale_factor: " + number_text(kernel.scale_factor())), std::string::npos) << yaml;
+  EXPECT_EQ(c.data.loader.batch_size, data::LoaderOptions().batch_size);
 }
 
 TEST(TrainConfig, ShippedConfigsLoadAndRoundTrip) {
@@ -349,7 +365,7 @@ TEST(TrainLoss, BoundaryCrossEntropyAveragesOverTheBoundaryPixels) {
   EXPECT_TRUE(leaf.grad().defined());
 }
 
-TEST(TrainLoss, EveryRegisteredLossDeclaresWhatItReadsAndRoundTripsItsKeys) {
+TEST(TrainLoss, EveryRegisteredLossDeclaresWhatItReads) {
   // Registry-driven: each loss builds with its defaults, runs on a batch holding exactly the targets it declares,
   // gives a finite 0-d value with a gradient, and names a missing target in its error.
   const losses::LossContext context{3, 255};

@@ -1,13 +1,33 @@
 // Name -> entry tables for the pieces a config or command line names (losses, targets, networks).
 #pragma once
 
+#include <cstdint>
+#include <functional>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "boundseg/core/error.h"
+#include "boundseg/core/options.h"
 
 namespace boundseg {
+
+/// What registered training pieces (losses, targets) know of the task.
+struct TaskContext {
+  int64_t num_classes = 0;
+  int64_t ignore_index = 255;
+};
+
+/// A registered piece that options configure: `make` starts from the options' defaults, lets `keys` (when given)
+/// read them, validates them at `site` and builds the piece.
+template <typename Product>
+struct Entry {
+  std::string name;
+  /// One line for documentation and --help.
+  std::string summary;
+  std::function<std::shared_ptr<Product>(OptionKeys* keys, const TaskContext& context, const OptionSite& site)> make;
+};
 
 /// Entries in registration order; Entry has a `std::string name`. Lookups of unknown names fail listing the valid
 /// ones: "boundseg config: losses[0].type must be one of ce, ohem_ce, ..., but got 'dice'."

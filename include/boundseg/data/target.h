@@ -39,10 +39,7 @@ struct AugmentedSample {
 };
 
 /// What a target knows of the task.
-struct TargetContext {
-  int64_t num_classes = 0;
-  int64_t ignore_index = 255;
-};
+using TargetContext = TaskContext;
 
 /// One named training target.
 class Target {
@@ -56,16 +53,8 @@ class Target {
   virtual void write_keys(OptionKeys& keys) const = 0;
 };
 
-/// A registered target: `make` starts from the options' defaults, lets `keys` (when given) read them, validates
-/// them at `site` and builds the target.
-struct TargetEntry {
-  std::string name;
-  /// One line for documentation: what the tensor holds.
-  std::string summary;
-  std::function<std::shared_ptr<const Target>(OptionKeys* keys, const TargetContext& context,
-                                              const OptionSite& site)>
-      make;
-};
+/// A registered target.
+using TargetEntry = Entry<const Target>;
 
 const Registry<TargetEntry>& target_registry();
 std::vector<std::string> registered_targets();
@@ -97,8 +86,9 @@ class TargetWithOptions : public Target {
   TargetContext context_;
 };
 
-/// Options of targets that have none.
-struct NoOptions {};
+/// The entry of a target without options that makes its tensor from the augmented sample alone.
+TargetEntry simple_target(std::string name, std::string summary,
+                          std::function<at::Tensor(const AugmentedSample&)> make);
 
 /// A CV_8U map as an (H, W) uint8 tensor (a copy).
 at::Tensor byte_tensor(const cv::Mat& map);

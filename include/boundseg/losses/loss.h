@@ -25,10 +25,7 @@ inline constexpr const char* kMainOutput = "out";
 inline constexpr const char* kLabels = "labels";
 
 /// What a loss knows of the task.
-struct LossContext {
-  int64_t num_classes = 0;
-  int64_t ignore_index = 255;
-};
+using LossContext = TaskContext;
 
 /// A training loss. Options are fixed at construction (a registered loss reads them through its key list).
 class Loss {
@@ -44,14 +41,8 @@ class Loss {
   virtual void write_keys(OptionKeys& keys) const = 0;
 };
 
-/// A registered loss: `make` starts from the options' defaults, lets `keys` (when given) read them, validates them
-/// at `site` and builds the loss.
-struct LossEntry {
-  std::string name;
-  /// One line for documentation and --help.
-  std::string summary;
-  std::function<std::shared_ptr<Loss>(OptionKeys* keys, const LossContext& context, const OptionSite& site)> make;
-};
+/// A registered loss.
+using LossEntry = Entry<Loss>;
 
 const Registry<LossEntry>& loss_registry();
 std::vector<std::string> registered_losses();

@@ -89,7 +89,7 @@ struct EvalResult {
   // instances
   bool has_ap = false;
   InstanceApResult ap, boundary_ap;
-  double ap_boundary_ratio = 0.005;
+  double ap_boundary_ratio = 0;  ///< the option the AP used
 };
 
 /// Ratios finite and >= 0 and distinct, tolerances > 0, the ignore index outside the classes, class names one per

@@ -5,14 +5,9 @@
 namespace boundseg::losses {
 namespace {
 
-class CeLoss : public LogitsLoss<CeLoss, WeightedCrossEntropyOptions> {
+class CeLoss : public detail::ClassWeightedLoss<CeLoss, WeightedCrossEntropyOptions> {
  public:
-  using LogitsLoss::LogitsLoss;
-  static void keys(Options& o, OptionKeys& keys) { detail::class_weights_key(o.class_weights(), keys); }
-  static void validate(const Options& o, const LossContext& context, const OptionSite& site) {
-    losses::validate(o, site);
-    detail::validate_class_weight_count(o.class_weights(), context, site);
-  }
+  using ClassWeightedLoss::ClassWeightedLoss;
   std::vector<std::string> targets() const override { return {kLabels}; }
   at::Tensor compute(const at::Tensor& logits, const TensorMap& targets) const {
     const at::Tensor& labels = named(targets, kLabels, "ce", "target");

@@ -5,17 +5,13 @@
 namespace boundseg::losses {
 namespace {
 
-class OhemCeLoss : public LogitsLoss<OhemCeLoss, OhemCrossEntropyOptions> {
+class OhemCeLoss : public detail::ClassWeightedLoss<OhemCeLoss, OhemCrossEntropyOptions> {
  public:
-  using LogitsLoss::LogitsLoss;
+  using ClassWeightedLoss::ClassWeightedLoss;
   static void keys(Options& o, OptionKeys& keys) {
-    detail::class_weights_key(o.class_weights(), keys);
+    ClassWeightedLoss::keys(o, keys);
     keys("thresh", o.thresh());
     keys("min_kept", o.min_kept());
-  }
-  static void validate(const Options& o, const LossContext& context, const OptionSite& site) {
-    losses::validate(o, site);
-    detail::validate_class_weight_count(o.class_weights(), context, site);
   }
   std::vector<std::string> targets() const override { return {kLabels}; }
   at::Tensor compute(const at::Tensor& logits, const TensorMap& targets) const {
