@@ -237,10 +237,13 @@ TEST(CliCoco, EvalOfCocoJsonMatchesTheGoldenStats) {
   const auto got = nlohmann::json::parse(io::read_file(json, "test"));
   const auto expected = testing::read_json(golden / "coco_boundary_ap.json");
   const auto& names = expected["stats_names"];
+  testing::CaseCount cases("summary stats of coco_boundary_ap.json");
   for (const char* type : {"segm", "boundary"})
-    for (size_t i = 0; i < names.size(); ++i)
+    for (size_t i = 0; i < names.size(); ++i) {
       EXPECT_NEAR(got[type][names[i].get<std::string>()].get<double>(), expected[type]["stats"][i].get<double>(), 1e-9)
           << type << " " << names[i];
+      cases.add();
+    }
 }
 
 TEST(CliCoco, MalformedJsonFailsWithoutOutput) {

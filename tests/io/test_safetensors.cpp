@@ -5,6 +5,9 @@
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <map>
+#include <regex>
+#include <sstream>
 #include <string>
 #include <utility>
 #include <vector>
@@ -190,75 +193,137 @@ struct RawSafetensors {
   }
 };
 
-void check_golden(const std::string& file, const std::vector<std::pair<std::string, std::vector<int64_t>>>& expected) {
-  const auto path = testing::golden_dir("models") / file;
-  const Safetensors st = read_safetensors(path);
-  const RawSafetensors raw(path);
-  std::vector<std::string> names;
-  for (const auto& [name, shape] : expected) names.push_back(name);
-  EXPECT_EQ(st.names, names);
-  for (const auto& [name, shape] : expected) {
-    SCOPED_TRACE(file + ": " + name);
-    const at::Tensor& t = st.tensors.at(name);
-    EXPECT_EQ(t.scalar_type(), at::kFloat);
-    EXPECT_EQ(t.sizes().vec(), shape);
-    EXPECT_EQ(raw.header.at(name).at("dtype"), "F32");
-    const int64_t n = t.numel();
-    const float* values = t.data_ptr<float>();
-    for (int64_t i : {int64_t{0}, int64_t{1}, n / 3, n / 2, n - 1}) EXPECT_EQ(values[i], raw.f32(name, i)) << i;
-    EXPECT_TRUE(std::isfinite(t.sum().item<double>()));
+// One tensor as a manifest table describes it: "`name` F32 [1, 3, 128, 128]".
+struct ManifestTensor {
+  std::string name, dtype;
+  std::vector<int64_t> shape;
+};
+
+// The tensors a MANIFEST.md format column lists, in its order; empty when it lists none (e.g. a weights file).
+std::vector<ManifestTensor> manifest_tensors(const std::string& format) {
+  std::vector<ManifestTensor> tensors;
+  const std::regex entry("`([^`]+)` ([A-Z0-9]+) \\[([0-9, ]*)\\]");
+  for (auto it = std::sregex_iterator(format.begin(), format.end(), entry); it != std::sregex_iterator(); ++it) {
+    ManifestTensor t{(*it)[1].str(), (*it)[2].str(), {}};
+    std::stringstream dims((*it)[3].str());
+    for (std::string dim; std::getline(dims, dim, ',');) t.shape.push_back(std::stoll(dim));
+    tensors.push_back(std::move(t));
+  }
+  return tensors;
+}
+
+at::ScalarType scalar_type_of(const std::string& dtype) {
+  static const std::map<std::string, at::ScalarType> types = {
+      {"F64", at::kDouble}, {"F32", at::kFloat}, {"I64", at::kLong}, {"I32", at::kInt}, {"U8", at::kByte}};
+  return types.at(dtype);
+}
+
+// Every models/*.safetensors whose manifest row lists its tensors (inputs, outputs, loss goldens): the reader gives
+// the names, order, dtypes and shapes the manifest states and the bytes the independent decoder finds.
+TEST(GoldenSafetensors, ReadsEveryModelIoFileAsTheManifestDescribesIt) {
+  const auto formats = testing::manifest_formats("models");
+  testing::CaseCount cases("models/*.safetensors files whose manifest row lists tensors");
+  for (const auto& file : testing::golden_files("models", "", ".safetensors")) {
+    const std::string name = file.path.filename().string();
+    SCOPED_TRACE(name);
+    const auto row = formats.find(name);
+    ASSERT_NE(row, formats.end()) << "models/MANIFEST.md does not list " << name;
+    const std::vector<ManifestTensor> expected = manifest_tensors(row->second);
+    if (expected.empty()) continue;  // a weights file: GoldenSafetensors.ReadsTheWeightsInReferenceKeyOrder
+    const Safetensors st = read_safetensors(file.path);
+    const RawSafetensors raw(file.path);
+    std::vector<std::string> names;
+    for (const auto& t : expected) names.push_back(t.name);
+    EXPECT_EQ(st.names, names);
+    for (const auto& e : expected) {
+      SCOPED_TRACE(e.name);
+      ASSERT_EQ(st.tensors.count(e.name), 1u);
+      const at::Tensor& t = st.tensors.at(e.name);
+      EXPECT_EQ(t.scalar_type(), scalar_type_of(e.dtype));
+      EXPECT_EQ(t.sizes().vec(), e.shape);
+      EXPECT_EQ(raw.header.at(e.name).at("dtype"), e.dtype);
+      const auto offsets = raw.header.at(e.name).at("data_offsets");
+      const size_t begin = offsets.at(0).get<size_t>(), end = offsets.at(1).get<size_t>();
+      ASSERT_EQ(static_cast<size_t>(t.nbytes()), end - begin);
+      EXPECT_EQ(std::memcmp(t.data_ptr(), raw.bytes.data() + raw.data_start + begin, end - begin), 0);
+      if (t.scalar_type() == at::kFloat) {
+        const int64_t n = t.numel();
+        const float* values = t.data_ptr<float>();
+        for (int64_t i : {int64_t{0}, int64_t{1}, n / 3, n / 2, n - 1})
+          if (i < n) EXPECT_EQ(values[i], raw.f32(e.name, i)) << i;  // a [1] loss has one value
+      }
+      if (c10::isFloatingType(t.scalar_type())) EXPECT_TRUE(std::isfinite(t.sum().item<double>()));
+    }
+    cases.add();
   }
 }
 
-TEST(SafetensorsGolden, ReadsTheOpensegHrnetOcrIoFile) {
-  check_golden("openseg_hrnet18_ocr_io.safetensors", {{"input", {1, 3, 128, 128}},
-                                                      {"out_aux", {1, 19, 128, 128}},
-                                                      {"out", {1, 19, 128, 128}},
-                                                      {"backbone_out0", {1, 18, 32, 32}},
-                                                      {"backbone_out1", {1, 36, 16, 16}},
-                                                      {"backbone_out2", {1, 72, 8, 8}},
-                                                      {"backbone_out3", {1, 144, 4, 4}}});
+TEST(GoldenSafetensors, BprIoFilesHoldFgProb64AsChannelOneOfProb) {
+  // The manifest's own relation between two of the tensors of a BPR case: fg_prob64 is channel 1 of prob.
+  testing::CaseCount cases("models/*_io.safetensors files with prob and fg_prob64");
+  for (const auto& file : testing::golden_files("models", "", "_io.safetensors")) {
+    const Safetensors st = read_safetensors(file.path);
+    if (!st.tensors.count("prob") || !st.tensors.count("fg_prob64")) continue;
+    EXPECT_TRUE(at::allclose(st.tensors.at("fg_prob64"), st.tensors.at("prob").select(1, 1), 0, 1e-6)) << file.stem;
+    cases.add();
+  }
 }
 
-TEST(SafetensorsGolden, ReadsTheBprRefinerIoFile) {
-  check_golden("bpr_hrnet18s_128_io.safetensors", {{"input", {1, 4, 128, 128}},
-                                                   {"logits", {1, 2, 32, 32}},
-                                                   {"prob", {1, 2, 64, 64}},
-                                                   {"fg_prob64", {1, 64, 64}},
-                                                   {"backbone_out0", {1, 18, 32, 32}},
-                                                   {"backbone_out1", {1, 36, 16, 16}},
-                                                   {"backbone_out2", {1, 72, 8, 8}},
-                                                   {"backbone_out3", {1, 144, 4, 4}}});
-  // The manifest's own relation between two of the tensors: fg_prob64 is channel 1 of prob.
-  const Safetensors st = read_safetensors(testing::golden_dir("models") / "bpr_hrnet18s_128_io.safetensors");
-  EXPECT_TRUE(at::allclose(st.tensors.at("fg_prob64"), st.tensors.at("prob").select(1, 1), 0, 1e-6));
+TEST(GoldenSafetensors, ReadingAndRewritingGivesTheSameTensors) {
+  // Same layout as the Python writer for the all-F32 io files: the bytes match exactly.
+  testing::CaseCount cases("all-F32 models/*_io.safetensors files");
+  for (const auto& file : testing::golden_files("models", "", "_io.safetensors")) {
+    const Safetensors st = read_safetensors(file.path);
+    TensorList list;
+    bool all_f32 = true;
+    for (const auto& name : st.names) {
+      list.emplace_back(name, st.tensors.at(name));
+      all_f32 = all_f32 && st.tensors.at(name).scalar_type() == at::kFloat;
+    }
+    if (!all_f32) continue;
+    EXPECT_EQ(serialize_safetensors(list, st.metadata), read_file(file.path, "test")) << file.stem;
+    cases.add();
+  }
 }
 
-TEST(SafetensorsGolden, ReadingAndRewritingGivesTheSameTensors) {
-  const auto path = testing::golden_dir("models") / "openseg_hrnet18_ocr_io.safetensors";
-  const Safetensors st = read_safetensors(path);
-  TensorList list;
-  for (const auto& name : st.names) list.emplace_back(name, st.tensors.at(name));
-  // Same layout as the Python writer for this all-F32 file: the bytes match exactly.
-  EXPECT_EQ(serialize_safetensors(list, st.metadata), read_file(path, "test"));
-}
-
-TEST(SafetensorsGolden, ReadsTheBprWeightsInReferenceKeyOrder) {
+// Every <case>_weights_index.json: each weights file it names holds its keys in the reference order, with the tensor
+// counts per dtype of the manifest row ("safetensors, 873 tensors (F32 x728, I64 x145), 15.9 MB").
+TEST(GoldenSafetensors, ReadsTheWeightsInReferenceKeyOrder) {
   const auto dir = testing::golden_dir("models");
-  const Safetensors st = read_safetensors(dir / "bpr_hrnet18s_128_weights.safetensors");
-  const nlohmann::json index = testing::read_json(dir / "bpr_hrnet18s_128_weights_index.json");
-  EXPECT_EQ(st.names, index.at("keys_in_order").get<std::vector<std::string>>());
-  int f32 = 0;
-  int counters = 0;
-  for (const auto& [name, t] : st.tensors) {
-    f32 += t.scalar_type() == at::kFloat;
-    // The fixture stores num_batches_tracked with shape [1], not as torch's 0-d tensor.
-    counters += t.scalar_type() == at::kLong && t.sizes() == at::IntArrayRef{1} &&
-                name.find("num_batches_tracked") != std::string::npos;
+  const auto formats = testing::manifest_formats("models");
+  testing::CaseCount cases("weights files named by models/*_weights_index.json");
+  for (const auto& index_file : testing::golden_files("models", "", "_weights_index.json")) {
+    const nlohmann::json index = testing::read_json(index_file.path);
+    const auto keys = index.at("keys_in_order").get<std::vector<std::string>>();
+    std::map<std::string, std::vector<std::string>> keys_of_file;  // in reference order
+    for (const auto& key : keys) keys_of_file[index.at("weight_map").at(key).get<std::string>()].push_back(key);
+    for (const auto& [file, file_keys] : keys_of_file) {
+      SCOPED_TRACE(file);
+      const Safetensors st = read_safetensors(dir / file);
+      EXPECT_EQ(st.names, file_keys);
+      const auto row = formats.find(file);
+      ASSERT_NE(row, formats.end()) << "models/MANIFEST.md does not list " << file;
+      std::smatch total;
+      ASSERT_TRUE(std::regex_search(row->second, total, std::regex("([0-9]+) tensors \\(([^)]*)\\)"))) << row->second;
+      EXPECT_EQ(st.tensors.size(), std::stoull(total[1].str()));
+      std::map<std::string, size_t> per_dtype;
+      const std::string counts = total[2].str();
+      const std::regex count("([A-Z0-9]+) x([0-9]+)");
+      for (auto it = std::sregex_iterator(counts.begin(), counts.end(), count); it != std::sregex_iterator(); ++it)
+        per_dtype[(*it)[1].str()] = std::stoull((*it)[2].str());
+      ASSERT_FALSE(per_dtype.empty()) << row->second;
+      size_t f32 = 0, counters = 0;
+      for (const auto& [name, t] : st.tensors) {
+        f32 += t.scalar_type() == at::kFloat;
+        // The fixture stores num_batches_tracked with shape [1], not as torch's 0-d tensor.
+        counters += t.scalar_type() == at::kLong && t.sizes() == at::IntArrayRef{1} &&
+                    name.find("num_batches_tracked") != std::string::npos;
+      }
+      EXPECT_EQ(f32, per_dtype["F32"]);
+      EXPECT_EQ(counters, per_dtype["I64"]);  // every I64 entry is such a counter
+      cases.add();
+    }
   }
-  EXPECT_EQ(st.tensors.size(), 873u);
-  EXPECT_EQ(f32, 728);
-  EXPECT_EQ(counters, 145);
 }
 
 // ---------------------------------------------------------------------------------------------------------------

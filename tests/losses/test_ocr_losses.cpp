@@ -7,6 +7,8 @@
 #include <cstdio>
 #include <functional>
 #include <map>
+#include <optional>
+#include <regex>
 #include <string>
 #include <vector>
 
@@ -63,23 +65,77 @@ at::Tensor autograd_gradient(const std::function<at::Tensor(const at::Tensor&)>&
 // ---------------------------------------------------------------------------------------------------------------
 // Goldens: openseg FSAuxCELoss / FSAuxOhemCELoss on saved logits (shared/golden/models/MANIFEST.md).
 
+// Every models/*_losses.safetensors holds the inputs and, per loss variant V, loss_V, grad_aux_V and grad_seg_V. V is
+// openseg's loss_type (fs_auxce, fs_auxohemce) with an optional _minkeep<N> (OHEM's min_kept; else the config's).
+struct LossVariant {
+  std::string name, type;
+  std::optional<int64_t> min_kept;
+};
+
+std::optional<LossVariant> parse_variant(const std::string& name) {
+  std::smatch m;
+  if (!std::regex_match(name, m, std::regex("(fs_auxce|fs_auxohemce)(_minkeep([0-9]+))?"))) return std::nullopt;
+  LossVariant v{name, m[1].str(), std::nullopt};
+  if (m[3].matched) v.min_kept = std::stoll(m[3].str());
+  return v;
+}
+
 class GoldenOcrLosses : public ::testing::Test {
  protected:
+  struct File {
+    std::string stem;
+    std::map<std::string, at::Tensor> tensors;
+    std::vector<LossVariant> variants;
+  };
   void SetUp() override {
-    tensors_ = io::read_safetensors(testing::golden_dir("models") / "openseg_ocr_losses.safetensors").tensors;
+    for (const auto& file : testing::golden_files("models", "", "_losses.safetensors")) {
+      // Named as the manifest section that describes it: the file name less ".safetensors".
+      File f{file.path.stem().string(), io::read_safetensors(file.path).tensors, {}};
+      for (const auto& [name, tensor] : f.tensors) {
+        if (name.rfind("loss_", 0) != 0) continue;
+        const auto variant = parse_variant(name.substr(5));
+        if (variant)
+          f.variants.push_back(*variant);
+        else
+          unknown_.push_back(f.stem + ": " + name);
+      }
+      files_.push_back(std::move(f));
+    }
   }
-  at::Tensor get(const std::string& name) const {
-    const auto it = tensors_.find(name);
-    if (it == tensors_.end()) ADD_FAILURE() << "golden tensor '" << name << "' missing";
-    return it == tensors_.end() ? at::Tensor() : it->second;
+  static at::Tensor get(const File& file, const std::string& name) {
+    const auto it = file.tensors.find(name);
+    if (it == file.tensors.end()) ADD_FAILURE() << file.stem << ": golden tensor '" << name << "' missing";
+    return it == file.tensors.end() ? at::Tensor() : it->second;
+  }
+  // The value the manifest prints for `variant` in the file's section ("Values: fs_auxce 8.6353188, ...").
+  static double manifest_value(const File& file, const std::string& variant) {
+    const std::string text = testing::manifest_section("models", file.stem);
+    std::smatch m;
+    if (!std::regex_search(text, m, std::regex("(^|[^\\w])" + variant + " ([0-9.eE+-]+)"))) {
+      ADD_FAILURE() << "models/MANIFEST.md prints no value of " << variant << " in section '### " << file.stem << "'";
+      return NAN;
+    }
+    return std::stod(m[2].str());
   }
   using Loss = std::function<at::Tensor(const at::Tensor&, const at::Tensor&, const at::Tensor&)>;
-  // Loss value within 1e-6 relative, gradients within 1e-6 * max|grad| absolute.
-  void check_variant(const std::string& variant, const Loss& loss, double manifest_value) {
-    SCOPED_TRACE(variant);
-    const at::Tensor aux_in = get("aux_logits"), seg_in = get("seg_logits"), target = get("target");
-    const at::Tensor expected_loss = get("loss_" + variant);
-    const at::Tensor expected_aux = get("grad_aux_" + variant), expected_seg = get("grad_seg_" + variant);
+  // Checks every variant of every file that `pick` selects, with the loss `make` builds for it; returns how many.
+  // Loss value within 1e-6 relative, gradients within 1e-6 * max|grad| absolute (MANIFEST.md).
+  int64_t check_variants(const std::function<bool(const LossVariant&)>& pick,
+                         const std::function<Loss(const LossVariant&)>& make) {
+    int64_t checked = 0;
+    for (const File& file : files_)
+      for (const LossVariant& v : file.variants)
+        if (pick(v)) {
+          check_variant(file, v.name, make(v));
+          ++checked;
+        }
+    return checked;
+  }
+  void check_variant(const File& file, const std::string& variant, const Loss& loss) {
+    SCOPED_TRACE(file.stem + ": " + variant);
+    const at::Tensor aux_in = get(file, "aux_logits"), seg_in = get(file, "seg_logits"), target = get(file, "target");
+    const at::Tensor expected_loss = get(file, "loss_" + variant);
+    const at::Tensor expected_aux = get(file, "grad_aux_" + variant), expected_seg = get(file, "grad_seg_" + variant);
     ASSERT_TRUE(aux_in.defined() && seg_in.defined() && target.defined() && expected_loss.defined() &&
                 expected_aux.defined() && expected_seg.defined());
     const at::Tensor aux = aux_in.clone().set_requires_grad(true), seg = seg_in.clone().set_requires_grad(true);
@@ -98,46 +154,73 @@ class GoldenOcrLosses : public ::testing::Test {
     EXPECT_LE(aux_err, 1e-6 * aux_scale);
     EXPECT_LE(seg_err, 1e-6 * seg_scale);
     // The file and the manifest's printed value (8 significant digits) agree.
-    EXPECT_NEAR(want, manifest_value, 1e-6 * manifest_value);
+    const double printed = manifest_value(file, variant);
+    EXPECT_NEAR(want, printed, 1e-6 * printed);
   }
-  std::map<std::string, at::Tensor> tensors_;
+  std::vector<File> files_;
+  std::vector<std::string> unknown_;
 };
+
+TEST_F(GoldenOcrLosses, EveryStoredVariantIsOneTheTestsCheck) {
+  testing::CaseCount cases("loss variants of models/*_losses.safetensors");
+  for (const File& file : files_) cases.add(static_cast<int64_t>(file.variants.size()));
+  cases.add(static_cast<int64_t>(unknown_.size()));
+  EXPECT_TRUE(unknown_.empty()) << "unknown loss variant " << unknown_.front();
+}
 
 TEST_F(GoldenOcrLosses, FsAuxCeMatchesReference) {
   const auto options = AuxCELossOptions().ce(WeightedCrossEntropyOptions().class_weights(cityscapes()));
-  check_variant(
-      "fs_auxce",
-      [&](const at::Tensor& a, const at::Tensor& s, const at::Tensor& t) { return F::aux_ce_loss(a, s, t, options); },
-      8.6353188);
+  testing::CaseCount cases("fs_auxce variants");
+  cases.add(check_variants([](const LossVariant& v) { return v.type == "fs_auxce" && !v.min_kept; },
+                           [&](const LossVariant&) -> Loss {
+                             return [&](const at::Tensor& a, const at::Tensor& s, const at::Tensor& t) {
+                               return F::aux_ce_loss(a, s, t, options);
+                             };
+                           }));
 }
 
 TEST_F(GoldenOcrLosses, FsAuxOhemCeMatchesReference) {
-  // min_kept 100000 exceeds the 4096 pixels: the threshold is max(largest valid p, 0.9).
+  // The config's min_kept 100000 exceeds the pixel count: the threshold is max(largest valid p, 0.9).
   const auto options = AuxOhemCELossOptions().ohem(OhemCrossEntropyOptions().class_weights(cityscapes()));
-  const auto loss = [&](const at::Tensor& a, const at::Tensor& s, const at::Tensor& t) {
-    return F::aux_ohem_ce_loss(a, s, t, options);
-  };
-  check_variant("fs_auxohemce", loss, 8.6391773);
+  testing::CaseCount cases("fs_auxohemce variants with the config's min_kept");
+  cases.add(check_variants([](const LossVariant& v) { return v.type == "fs_auxohemce" && !v.min_kept; },
+                           [&](const LossVariant&) -> Loss {
+                             return [&](const at::Tensor& a, const at::Tensor& s, const at::Tensor& t) {
+                               return F::aux_ohem_ce_loss(a, s, t, options);
+                             };
+                           }));
 }
 
-TEST_F(GoldenOcrLosses, FsAuxOhemCeMinKept500MatchesReference) {
-  // min_kept 500 < pixel count: the threshold comes from the sorted target-class probabilities.
-  const auto options = AuxOhemCELossOptions().ohem(OhemCrossEntropyOptions().class_weights(cityscapes()).min_kept(500));
-  losses::AuxOhemCELoss module(options);
-  check_variant(
-      "fs_auxohemce_minkeep500",
-      [&](const at::Tensor& a, const at::Tensor& s, const at::Tensor& t) { return module(a, s, t); }, 8.6767254);
+TEST_F(GoldenOcrLosses, FsAuxOhemCeWithMinKeptMatchesReference) {
+  // A min_kept below the pixel count: the threshold comes from the sorted target-class probabilities. Through the
+  // module this time.
+  testing::CaseCount cases("fs_auxohemce_minkeep<N> variants");
+  cases.add(check_variants([](const LossVariant& v) { return v.type == "fs_auxohemce" && v.min_kept; },
+                           [&](const LossVariant& v) -> Loss {
+                             losses::AuxOhemCELoss module(AuxOhemCELossOptions().ohem(
+                                 OhemCrossEntropyOptions().class_weights(cityscapes()).min_kept(*v.min_kept)));
+                             return [module](const at::Tensor& a, const at::Tensor& s, const at::Tensor& t) mutable {
+                               return module(a, s, t);
+                             };
+                           }));
 }
 
 TEST_F(GoldenOcrLosses, PixelZeroQuirkIsExercised) {
-  // The golden target ignores pixel (0, 0, 0); counting only truly valid pixels changes the loss beyond tolerance.
-  const at::Tensor target = get("target");
-  ASSERT_EQ(target[0][0][0].item<int64_t>(), -1);
-  auto options = AuxOhemCELossOptions().ohem(OhemCrossEntropyOptions().class_weights(cityscapes()));
-  options.ohem().strict_valid(true);
-  const double strict = F::aux_ohem_ce_loss(get("aux_logits"), get("seg_logits"), target, options).item<double>();
-  const double want = get("loss_fs_auxohemce").item<double>();
-  EXPECT_GT(std::fabs(strict - want), 1e-6 * want);
+  // The golden targets ignore pixel (0, 0, 0); counting only truly valid pixels changes the loss beyond tolerance.
+  testing::CaseCount cases("files with an fs_auxohemce variant");
+  for (const File& file : files_) {
+    if (!file.tensors.count("loss_fs_auxohemce")) continue;
+    SCOPED_TRACE(file.stem);
+    const at::Tensor target = get(file, "target");
+    ASSERT_EQ(target[0][0][0].item<int64_t>(), -1);
+    auto options = AuxOhemCELossOptions().ohem(OhemCrossEntropyOptions().class_weights(cityscapes()));
+    options.ohem().strict_valid(true);
+    const double strict =
+        F::aux_ohem_ce_loss(get(file, "aux_logits"), get(file, "seg_logits"), target, options).item<double>();
+    const double want = get(file, "loss_fs_auxohemce").item<double>();
+    EXPECT_GT(std::fabs(strict - want), 1e-6 * want);
+    cases.add();
+  }
 }
 
 // ---------------------------------------------------------------------------------------------------------------

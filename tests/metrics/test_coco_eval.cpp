@@ -128,8 +128,10 @@ void expect_matches_golden(CocoIouType type, const std::string& name) {
   options.dilation_ratio = expected["dilation_ratio"].get<double>();
   const CocoEvalResult result = coco_evaluate(gt, dt, options);
 
+  testing::CaseCount cases("summary stats and (image, category) IoU matrices of coco_boundary_ap.json");
   const json& stats = expected[name]["stats"];
   ASSERT_EQ(stats.size(), 12u);
+  cases.add(static_cast<int64_t>(stats.size()));
   for (size_t i = 0; i < 12; ++i)
     EXPECT_NEAR(result.stats[i], stats[i].get<double>(), 1e-9) << name << " " << expected["stats_names"][i];
 
@@ -146,6 +148,7 @@ void expect_matches_golden(CocoIouType type, const std::string& name) {
       for (size_t g = 0; g < matrix[d].size(); ++g)
         EXPECT_NEAR(it->second[d][g], matrix[d][g].get<double>(), 1e-12) << name << " " << key << " " << d << "," << g;
     }
+    cases.add();
   }
 }
 

@@ -27,19 +27,20 @@ constexpr uint16_t kRoad = 7, kUnlabeled = 0, kCarGroup = 26;
 // ---------------------------------------------------------------------------
 // Goldens (shared/golden/metrics, cases instance_ap and instance_boundary_ap)
 
-const std::vector<std::string> kStems = {"aachen_000000_000019", "bochum_000001_000019", "cologne_000002_000019",
-                                         "aachen_000003_000019"};
-
+// The scenes the reference evaluated: every GT instanceIds map of inputs/, each with its inst_pred/<stem>_pred.txt.
 std::vector<InstanceImageMatches> golden_matches(std::vector<std::string>* warnings) {
   const fs::path inputs = golden_dir("metrics") / "inputs";
   InstanceApOptions options;
   options.boundary = true;
-  options.boundary_dilation_ratio = 0.005;  // the MANIFEST's args.dilation_ratio
+  options.boundary_dilation_ratio = testing::read_json(golden_dir("metrics") / "instance_boundary_ap.json")
+                                        .at("dilation_ratio")
+                                        .get<double>();  // the MANIFEST's args.dilation_ratio
   std::vector<InstanceImageMatches> images;
-  for (const auto& stem : kStems) {
-    const cv::Mat gt = io::read_label_png(inputs / (stem + "_gtFine_instanceIds.png"));
+  for (const auto& gt_file : testing::golden_files("metrics", "inputs", "_gtFine_instanceIds.png")) {
+    const cv::Mat gt = io::read_label_png(gt_file.path);
     InstanceMatcher matcher(gt, options);
-    for (const auto& line : read_cityscapes_prediction_txt(inputs / "inst_pred" / (stem + "_pred.txt"), warnings))
+    for (const auto& line :
+         read_cityscapes_prediction_txt(inputs / "inst_pred" / (gt_file.stem + "_pred.txt"), warnings))
       matcher.add_prediction(line.label_id, line.confidence, io::read_label_png(line.mask_path));
     images.push_back(matcher.finish());
   }
@@ -67,17 +68,21 @@ void expect_result_matches(const InstanceApResult& r, const nlohmann::json& expe
 
 TEST(GoldenInstanceAp, OverlapsAreTheExactNumpyDoubles) {
   const auto expected = testing::read_json(golden_dir("metrics") / "instance_ap.json")["overlaps"];
+  testing::CaseCount cases("overlaps of instance_ap.json");
   ASSERT_EQ(expected.size(), size_t(kNumOverlaps));
   const double step = (0.5 + 0.05) - 0.5;  // numpy arange's delta
   for (int i = 0; i < kNumOverlaps; ++i) {
     EXPECT_EQ(cityscapes_overlaps()[i], expected[i].get<double>()) << i;  // exact, not approximate
     EXPECT_EQ(cityscapes_overlaps()[i], 0.5 + i * step) << i;
+    cases.add();
   }
 }
 
 TEST(GoldenInstanceAp, MaskApMatchesCityscapesScripts) {
   std::vector<std::string> warnings;
   const auto images = golden_matches(&warnings);
+  testing::CaseCount cases("scenes evaluated together (inputs/*_gtFine_instanceIds.png)");
+  cases.add(static_cast<int64_t>(images.size()));
   EXPECT_TRUE(warnings.empty()) << warnings.front();
   const auto expected = testing::read_json(golden_dir("metrics") / "instance_ap.json");
   expect_result_matches(evaluate_instance_ap(images, InstanceOverlap::kMask), expected, "cityscapesScripts");
@@ -85,6 +90,8 @@ TEST(GoldenInstanceAp, MaskApMatchesCityscapesScripts) {
 
 TEST(GoldenInstanceAp, SegmAndBoundaryApMatchBoundaryIouApi) {
   const auto images = golden_matches(nullptr);
+  testing::CaseCount cases("scenes evaluated together (inputs/*_gtFine_instanceIds.png)");
+  cases.add(static_cast<int64_t>(images.size()));
   const auto expected = testing::read_json(golden_dir("metrics") / "instance_boundary_ap.json");
   expect_result_matches(evaluate_instance_ap(images, InstanceOverlap::kMask), expected["segm"], "segm");
   expect_result_matches(evaluate_instance_ap(images, InstanceOverlap::kBoundary), expected["boundary"], "boundary");

@@ -53,33 +53,47 @@ void expect_scores_match(const CityscapesPixelStats& stats, const nlohmann::json
   }
 }
 
-const std::vector<std::string> kStems = {"aachen_000000_000019", "bochum_000001_000019", "cologne_000002_000019",
-                                         "aachen_000003_000019"};
+// The scenes of a folder: every <stem>_gtFine_labelIds.png in it.
+std::vector<std::string> scenes_in(const std::string& subdir) {
+  std::vector<std::string> stems;
+  for (const auto& file : testing::golden_files("metrics", subdir, "_gtFine_labelIds.png")) stems.push_back(file.stem);
+  return stems;
+}
 
 TEST(GoldenPixelLevel, AllScenesMatchCityscapesScripts) {
   const auto dir = golden_dir("metrics");
-  expect_scores_match(stats_of(dir / "inputs", kStems, "_pred_labelIds.png"),
-                      testing::read_json(dir / "pixel_level.json"));
+  const auto expected = testing::read_json(dir / "pixel_level.json");
+  // The scenes the reference evaluated together.
+  const auto stems = expected["images"].get<std::vector<std::string>>();
+  testing::CaseCount cases("scenes of pixel_level.json, evaluated together");
+  expect_scores_match(stats_of(dir / "inputs", stems, "_pred_labelIds.png"), expected);
+  cases.add(static_cast<int64_t>(stems.size()));
 }
 
 TEST(GoldenPixelLevel, EachSceneAloneMatchesCityscapesScripts) {
   const auto dir = golden_dir("metrics");
   const auto expected = testing::read_json(dir / "pixel_level_per_image.json");
-  for (const auto& stem : kStems) {
+  testing::CaseCount cases("scenes of pixel_level_per_image.json");
+  for (const auto& [stem, scores] : expected.items()) {
     SCOPED_TRACE(stem);
-    expect_scores_match(stats_of(dir / "inputs", {stem}, "_pred_labelIds.png"), expected[stem]);
+    expect_scores_match(stats_of(dir / "inputs", {stem}, "_pred_labelIds.png"), scores);
+    cases.add();
   }
 }
 
 TEST(GoldenPixelLevel, EdgeCasesMatchCityscapesScripts) {
   const auto dir = golden_dir("metrics");
   const auto expected = testing::read_json(dir / "pixel_level_edge_cases.json");
-  const std::vector<std::string> stems = {"edgecase_000000_000001", "edgecase_000000_000002"};
+  // The reference evaluated every scene of the folder together, and each scene of `per_image` alone.
+  const std::vector<std::string> stems = scenes_in("inputs/edge_cases");
+  testing::CaseCount cases("edge-case evaluations (all scenes together, then each of per_image)");
+  ASSERT_FALSE(stems.empty()) << "no *_gtFine_labelIds.png in inputs/edge_cases";
   expect_scores_match(stats_of(dir / "inputs" / "edge_cases", stems, "_pred_labelIds.png"), expected);
-  for (const auto& stem : stems) {
+  cases.add();
+  for (const auto& [stem, scores] : expected["per_image"].items()) {
     SCOPED_TRACE(stem);
-    expect_scores_match(stats_of(dir / "inputs" / "edge_cases", {stem}, "_pred_labelIds.png"),
-                        expected["per_image"][stem]);
+    expect_scores_match(stats_of(dir / "inputs" / "edge_cases", {stem}, "_pred_labelIds.png"), scores);
+    cases.add();
   }
 }
 

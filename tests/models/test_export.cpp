@@ -68,21 +68,27 @@ TEST(Export, TracedHrnetOcrRunsAtOtherSizesAndBatches) {
   }
 }
 
-TEST(Export, BprModuleReproducesTheGoldenLogits) {
-  const std::string name = "bpr_hrnet18s_128";
-  ModelConfig config = model_config("bpr_hrnet18s");
-  Network net = load_network(config, testing::golden_weights(name));
-  testing::TempDir dir;
-  const auto path = dir.path() / "sub" / "bpr.pt";  // a missing folder is created
-  export_torchscript(*net.module, net.forward, at::zeros({1, 4, 128, 128}), path, net.type_name);
-  torch::jit::Module loaded = torch::jit::load(path.string());
-  const io::Safetensors io = io::read_safetensors(testing::golden_dir("models") / (name + "_io.safetensors"));
-  testing::SingleThread single_thread;
-  const at::Tensor logits = run(loaded, io.tensors.at("input"));
-  EXPECT_LE((logits - io.tensors.at("logits")).abs().max().item<double>(), 1e-4);  // MANIFEST.md tolerance
-  std::vector<std::string> expected = testing::golden_keys(name);
-  std::sort(expected.begin(), expected.end());
-  EXPECT_EQ(jit_keys(loaded), expected);
+// Every BPR case of shared/golden/models (its io file holds `fg_prob64`), traced at the size of its input.
+TEST(GoldenExport, BprModuleReproducesTheReferenceLogits) {
+  testing::CaseCount cases("BPR model cases");
+  for (const testing::ModelCase& c : testing::bpr_cases()) {
+    SCOPED_TRACE(c.name);
+    const at::Tensor& input = c.tensor("input");
+    const std::string arch = testing::bpr_net_of(c);
+    ASSERT_FALSE(arch.empty());
+    Network net = load_network(model_config(arch), testing::golden_weights(c.name));
+    testing::TempDir dir;
+    const auto path = dir.path() / "sub" / "bpr.pt";  // a missing folder is created
+    export_torchscript(*net.module, net.forward, at::zeros(input.sizes()), path, net.type_name);
+    torch::jit::Module loaded = torch::jit::load(path.string());
+    testing::SingleThread single_thread;
+    const at::Tensor logits = run(loaded, input);
+    EXPECT_LE((logits - c.tensor("logits")).abs().max().item<double>(), 1e-4);  // MANIFEST.md tolerance
+    std::vector<std::string> expected = testing::golden_keys(c.name);
+    std::sort(expected.begin(), expected.end());
+    EXPECT_EQ(jit_keys(loaded), expected);
+    cases.add();
+  }
 }
 
 TEST(Export, RejectsABadExampleAndLeavesNoFile) {

@@ -21,123 +21,158 @@
 namespace boundseg::models {
 namespace {
 
-const char* const kCase = "openseg_hrnet18_ocr";
-
 using testing::keys_of;
+using testing::ModelCase;
+using testing::ocr_cases;
+using testing::ocr_options_of;
 using testing::parameter_count;
 using testing::SingleThread;
-
-std::vector<std::string> golden_keys() { return testing::golden_keys(kCase); }
-std::map<std::string, at::Tensor> golden_weights() { return testing::golden_weights(kCase); }
 
 // A small HRNet (width 8, 1 module per stage, 1 block per branch) for fast structural tests.
 HrnetOptions tiny_hrnet() { return HrnetOptions().width(8).stage_modules({1, 1, 1}).num_blocks(1); }
 
 // ------------------------------------------------------------------------------------------------------------------
-// Golden case openseg_hrnet18_ocr (shared/golden/models/MANIFEST.md)
+// Golden cases of openseg HRNet + OCR (shared/golden/models/MANIFEST.md): testing::ocr_cases(), every case whose io
+// file holds `out_aux`.
+
+// Tolerances of the manifest (why they are not 1e-4 everywhere: OneUlpInputNoise... below).
+constexpr double kBackboneTolerance = 2e-3, kOutTolerance = 5e-3, kOutAuxTolerance = 1e-4, kHeadTolerance = 1e-4;
 
 TEST(GoldenHrnetOcr, KeysMatchReferenceIndex) {
-  HrnetOcr model(hrnet_ocr_options("hrnet18"));
-  const std::vector<std::string> keys = keys_of(*model);
-  const std::vector<std::string> expected = golden_keys();
-  ASSERT_EQ(expected.size(), 1583u);
-  EXPECT_EQ(keys.size(), expected.size());
-  EXPECT_EQ(std::set<std::string>(keys.begin(), keys.end()), std::set<std::string>(expected.begin(), expected.end()));
-  // Registration order reproduces the reference state_dict order too.
-  EXPECT_EQ(keys, expected);
-  EXPECT_EQ(parameter_count(*model), 12666322);  // MANIFEST.md
+  testing::CaseCount cases("openseg HRNet+OCR model cases");
+  for (const ModelCase& c : ocr_cases()) {
+    SCOPED_TRACE(c.name);
+    HrnetOcr model(ocr_options_of(c));
+    const std::vector<std::string> keys = keys_of(*model);
+    const std::vector<std::string> expected = testing::golden_keys(c.name);
+    EXPECT_EQ(static_cast<int64_t>(expected.size()), testing::manifest_count(c.name, "state-dict entries"));
+    EXPECT_EQ(keys.size(), expected.size());
+    EXPECT_EQ(std::set<std::string>(keys.begin(), keys.end()), std::set<std::string>(expected.begin(), expected.end()));
+    // Registration order reproduces the reference state_dict order too.
+    EXPECT_EQ(keys, expected);
+    EXPECT_EQ(parameter_count(*model), testing::manifest_count(c.name, "parameters"));
+    cases.add();
+  }
 }
 
 TEST(GoldenHrnetOcr, LoadsWeightsStrictly) {
-  HrnetOcr model(hrnet_ocr_options("hrnet18"));
-  const LoadReport report = load_state_dict(*model, golden_weights());
-  EXPECT_TRUE(report.ok()) << report.summary();
-  EXPECT_EQ(report.loaded.size(), 1583u);
+  testing::CaseCount cases("openseg HRNet+OCR model cases");
+  for (const ModelCase& c : ocr_cases()) {
+    SCOPED_TRACE(c.name);
+    HrnetOcr model(ocr_options_of(c));
+    const LoadReport report = load_state_dict(*model, testing::golden_weights(c.name));
+    EXPECT_TRUE(report.ok()) << report.summary();
+    EXPECT_EQ(static_cast<int64_t>(report.loaded.size()), testing::manifest_count(c.name, "state-dict entries"));
+    cases.add();
+  }
 }
 
-struct GoldenForward {
-  HrnetOcr model{hrnet_ocr_options("hrnet18")};
-  io::Safetensors io = io::read_safetensors(testing::golden_dir("models") / (std::string(kCase) + "_io.safetensors"));
-  GoldenForward() {
-    load_state_dict(*model, golden_weights());
-    model->eval();
-  }
-  const at::Tensor& input() const { return io.tensors.at("input"); }
-  const at::Tensor& expected(const std::string& name) const { return io.tensors.at(name); }
-};
+// One case's network with the reference weights, in eval mode.
+HrnetOcr golden_model(const ModelCase& c) {
+  HrnetOcr model(ocr_options_of(c));
+  load_state_dict(*model, testing::golden_weights(c.name));
+  model->eval();
+  return model;
+}
 
 double max_abs_diff(const at::Tensor& a, const at::Tensor& b) { return (a - b).abs().max().item<double>(); }
 
 // The head alone, fed the reference's own backbone outputs, meets the manifest's abs 1e-4.
 TEST(GoldenHrnetOcr, HeadOnTheReferenceFeaturesMeetsTheManifestTolerance) {
-  GoldenForward golden;
-  std::vector<at::Tensor> features;
-  for (int i = 0; i < 4; ++i) features.push_back(golden.expected("backbone_out" + std::to_string(i)));
-  SingleThread single_thread;
-  torch::NoGradGuard no_grad;
-  const HeadOutput logits = golden.model->head().ptr()->forward(features);
-  const at::Tensor out = at::upsample_bilinear2d(logits.out, {128, 128}, /*align_corners=*/true);
-  const at::Tensor out_aux = at::upsample_bilinear2d(logits.aux, {128, 128}, /*align_corners=*/true);
-  for (const auto& [name, ours] : {std::pair{"out", out}, std::pair{"out_aux", out_aux}}) {
-    const double diff = max_abs_diff(ours, golden.expected(name));
-    std::cout << "[ parity   ] head on the reference features, " << name << ": max |diff| = " << diff << "\n";
-    EXPECT_LE(diff, 1e-4) << name;  // MANIFEST.md
+  testing::CaseCount cases("openseg HRNet+OCR model cases");
+  for (const ModelCase& c : ocr_cases()) {
+    SCOPED_TRACE(c.name);
+    HrnetOcr model = golden_model(c);
+    std::vector<at::Tensor> features;
+    for (int i = 0; i < 4; ++i) features.push_back(c.tensor("backbone_out" + std::to_string(i)));
+    SingleThread single_thread;
+    torch::NoGradGuard no_grad;
+    const HeadOutput logits = model->head().ptr()->forward(features);
+    // Upsampled to the size of the reference outputs (the input size).
+    const std::vector<int64_t> size = {c.tensor("out").size(2), c.tensor("out").size(3)};
+    const at::Tensor out = at::upsample_bilinear2d(logits.out, size, /*align_corners=*/true);
+    const at::Tensor out_aux = at::upsample_bilinear2d(logits.aux, size, /*align_corners=*/true);
+    for (const auto& [name, ours] : {std::pair{"out", out}, std::pair{"out_aux", out_aux}}) {
+      const double diff = max_abs_diff(ours, c.tensor(name));
+      std::cout << "[ parity   ] " << c.name << ": head on the reference features, " << name
+                << ": max |diff| = " << diff << "\n";
+      EXPECT_LE(diff, kHeadTolerance) << name;
+    }
+    cases.add();
   }
 }
 
-// The whole network. The manifest's abs 1e-4 on `out` and the backbone outputs is below this network's float32
-// noise floor (next test), so it can only be met by reproducing the golden machine's kernels bit for bit; the
-// official openseg code run with Debian's python3-torch 1.13.1 on this machine misses it by the same amounts as
-// boundseg (7e-4 backbone, 2.3e-3 `out`) and agrees with boundseg's TorchScript export bit for bit (see
-// README, "Golden parity of the networks"). Asserted here: every pixel gets the reference's class, and the differences
-// stay within what a one-ulp input perturbation causes.
-TEST(GoldenHrnetOcr, ForwardGivesTheReferenceClassAtEveryPixel) {
-  GoldenForward golden;
-  HrnetOcrOutput result;
-  {
-    SingleThread single_thread;
-    torch::NoGradGuard no_grad;
-    result = golden.model->forward_all(golden.input());
-    auto [out_aux, out] = golden.model->forward(golden.input());  // the tuple form returns the same (out_aux, out)
-    EXPECT_TRUE(out.equal(result.out));
-    EXPECT_TRUE(out_aux.equal(result.out_aux));
-    EXPECT_TRUE(golden.model->predict(golden.input()).equal(result.out));  // the inference path: main logits only
-  }
-  std::map<std::string, at::Tensor> actual = {{"out", result.out}, {"out_aux", result.out_aux}};
-  ASSERT_EQ(result.features.size(), 4u);
-  for (size_t i = 0; i < 4; ++i) actual["backbone_out" + std::to_string(i)] = result.features[i];
-  for (const auto& [name, ours] : actual) {
-    const at::Tensor& expected = golden.expected(name);
-    ASSERT_EQ(ours.sizes(), expected.sizes()) << name;
-    const double diff = max_abs_diff(ours, expected);
-    std::cout << "[ parity   ] " << name << ": max |diff| = " << diff << " (manifest abs 1e-4 "
-              << (diff <= 1e-4 ? "met" : "NOT met") << ")\n";
-    // Ten times the noise floor; a wrong constant is far beyond it (inplace_abn's |w| + eps scale gives 5e-2..1e-1).
-    EXPECT_LE(diff, 1e-2) << name;
-    if (name == "out" || name == "out_aux") EXPECT_TRUE(ours.argmax(1).equal(expected.argmax(1))) << name;
+// The whole network, with the manifest's tolerances: abs 2e-3 on the backbone outputs, 5e-3 on `out`, 1e-4 on
+// `out_aux`, and the reference's class at every pixel. Not 1e-4 everywhere because this random-weight network
+// amplifies float32 rounding (next test): the official openseg code run with Debian's python3-torch 1.13.1 on this
+// machine misses 1e-4 by the same amounts as boundseg (7e-4 backbone, 2.3e-3 `out`) and agrees with boundseg's
+// TorchScript export bit for bit (see README, "Golden parity of the networks").
+TEST(GoldenHrnetOcr, ForwardMatchesTheReferenceWithinTheManifestTolerance) {
+  testing::CaseCount cases("openseg HRNet+OCR model cases");
+  for (const ModelCase& c : ocr_cases()) {
+    SCOPED_TRACE(c.name);
+    HrnetOcr model = golden_model(c);
+    HrnetOcrOutput result;
+    {
+      SingleThread single_thread;
+      torch::NoGradGuard no_grad;
+      result = model->forward_all(c.tensor("input"));
+      auto [out_aux, out] = model->forward(c.tensor("input"));  // the tuple form returns the same (out_aux, out)
+      EXPECT_TRUE(out.equal(result.out));
+      EXPECT_TRUE(out_aux.equal(result.out_aux));
+      EXPECT_TRUE(model->predict(c.tensor("input")).equal(result.out));  // the inference path: main logits only
+    }
+    std::map<std::string, std::pair<at::Tensor, double>> actual = {{"out", {result.out, kOutTolerance}},
+                                                                   {"out_aux", {result.out_aux, kOutAuxTolerance}}};
+    ASSERT_EQ(result.features.size(), 4u);
+    for (size_t i = 0; i < 4; ++i)
+      actual["backbone_out" + std::to_string(i)] = {result.features[i], kBackboneTolerance};
+    for (const auto& [name, entry] : actual) {
+      const auto& [ours, tolerance] = entry;
+      const at::Tensor& expected = c.tensor(name);
+      ASSERT_EQ(ours.sizes(), expected.sizes()) << name;
+      const double diff = max_abs_diff(ours, expected);
+      std::cout << "[ parity   ] " << c.name << ": " << name << ": max |diff| = " << diff << " (manifest abs "
+                << tolerance << ")\n";
+      EXPECT_LE(diff, tolerance) << name;
+      if (name == "out" || name == "out_aux") EXPECT_TRUE(ours.argmax(1).equal(expected.argmax(1))) << name;
+    }
+    cases.add();
   }
 }
 
 // Why abs 1e-4 on the whole network cannot be a portable criterion: scaling the input by (1 + 1e-7·noise), about
 // one float32 ulp, moves `out` by more than 1e-4 in boundseg's own forward.
 TEST(GoldenHrnetOcr, OneUlpInputNoiseMovesTheOutputBeyondTheManifestTolerance) {
-  GoldenForward golden;
-  SingleThread single_thread;
-  torch::NoGradGuard no_grad;
-  const at::Tensor out = golden.model->forward_all(golden.input()).out;
-  const at::Tensor noisy = golden.input() * (1 + 1e-7 * at::randn_like(golden.input()));
-  const double moved = max_abs_diff(golden.model->forward_all(noisy).out, out);
-  std::cout << "[ parity   ] one-ulp input noise moves out by " << moved << "\n";
-  EXPECT_GT(moved, 1e-4);
+  testing::CaseCount cases("openseg HRNet+OCR model cases");
+  for (const ModelCase& c : ocr_cases()) {
+    SCOPED_TRACE(c.name);
+    HrnetOcr model = golden_model(c);
+    SingleThread single_thread;
+    torch::NoGradGuard no_grad;
+    const at::Tensor input = c.tensor("input");
+    const at::Tensor out = model->forward_all(input).out;
+    const at::Tensor noisy = input * (1 + 1e-7 * at::randn_like(input));
+    const double moved = max_abs_diff(model->forward_all(noisy).out, out);
+    std::cout << "[ parity   ] " << c.name << ": one-ulp input noise moves out by " << moved << "\n";
+    EXPECT_GT(moved, 1e-4);
+    cases.add();
+  }
 }
 
 TEST(GoldenHrnetOcr, W48HasTheReferenceStructure) {
   // Structure only (74.5 M parameters): no weights and no forward, too slow for the suite.
   HrnetOcr model(hrnet_ocr_options("hrnet48"));
   const std::vector<std::string> keys = keys_of(*model);
-  const std::vector<std::string> expected = golden_keys();  // same class, so the same names as W18
-  EXPECT_EQ(keys.size(), 1583u);
-  EXPECT_EQ(std::set<std::string>(keys.begin(), keys.end()), std::set<std::string>(expected.begin(), expected.end()));
+  const std::set<std::string> key_set(keys.begin(), keys.end());
+  testing::CaseCount cases("openseg HRNet+OCR model cases (their key names)");
+  for (const ModelCase& c : ocr_cases()) {
+    const std::vector<std::string> expected = testing::golden_keys(c.name);  // same class, so the same names
+    EXPECT_EQ(keys.size(), expected.size()) << c.name;
+    EXPECT_EQ(key_set, std::set<std::string>(expected.begin(), expected.end())) << c.name;
+    cases.add();
+  }
+  EXPECT_EQ(keys.size(), 1583u);  // hrnet_ocr.md §2
   std::map<std::string, std::vector<int64_t>> shapes;
   for (const auto& [name, tensor] : state_dict(*model)) shapes[name] = tensor.sizes().vec();
   // hrnet_ocr.md §1 "Resulting weights, W48" and §2.

@@ -22,7 +22,7 @@ using testing::to_tensor;
 TEST(GoldenBoundary, MaskToBoundaryMatchesReferenceBitExactly) {
   const auto dir = golden_dir("boundary");
   const auto index = testing::read_json(dir / "mask_to_boundary" / "index.json");
-  ASSERT_GE(index.size(), 60u);
+  testing::CaseCount cases("(mask, ratio) cases of mask_to_boundary/index.json");
   for (const auto& c : index) {
     const cv::Mat mask = read_png_fixture(dir / c["input"].get<std::string>());
     const cv::Mat expected = read_png_fixture(dir / c["output"].get<std::string>());
@@ -30,41 +30,47 @@ TEST(GoldenBoundary, MaskToBoundaryMatchesReferenceBitExactly) {
     EXPECT_EQ(ops::boundary_band_width(ratio, mask.rows, mask.cols), c["d"].get<int64_t>()) << c["input"];
     const cv::Mat band = to_mat(ops::mask_to_boundary(to_tensor(mask), ratio));
     EXPECT_EQ(count_mismatches(band, expected), 0) << c["output"];
+    cases.add();
   }
 }
 
-const char* kLabelMaps[] = {"voronoi_64x128",      "voronoi_75x100",  "voronoi_375x500",
-                            "voronoi_256x512",     "voronoi_1024x2048", "all_ignore_64x64",
-                            "single_class_48x80",  "road_border_ignore_64x96"};
-
+// The label-map cases: every expected output in `subdir` names its input labels/<stem>.png.
 TEST(GoldenBoundary, CblBoundaryTargetsMatchReference) {
   const auto dir = golden_dir("boundary");
-  for (const char* name : kLabelMaps) {
-    const cv::Mat labels = read_png_fixture(dir / "labels" / (std::string(name) + ".png"));
+  testing::CaseCount cases("label maps of cbl/");
+  for (const auto& raw_file : testing::golden_files("boundary", "cbl", "_raw.png")) {
+    const std::string& name = raw_file.stem;
+    const cv::Mat labels = read_png_fixture(dir / "labels" / (name + ".png"));
     ops::CblBoundaryOptions raw;
     raw.mark_ignore = false;
-    const cv::Mat expected_raw = read_png_fixture(dir / "cbl" / (std::string(name) + "_raw.png"));
+    const cv::Mat expected_raw = read_png_fixture(raw_file.path);
     EXPECT_EQ(count_mismatches(to_mat(ops::cbl_boundary_targets(to_tensor(labels), raw)), expected_raw), 0) << name;
-    const cv::Mat expected = read_png_fixture(dir / "cbl" / (std::string(name) + "_boundary.png"));
+    const cv::Mat expected = read_png_fixture(dir / "cbl" / (name + "_boundary.png"));
     EXPECT_EQ(count_mismatches(to_mat(ops::cbl_boundary_targets(to_tensor(labels))), expected), 0) << name;
+    cases.add();
   }
 }
 
 TEST(GoldenBoundary, InverseFormEdgesMatchReference) {
   const auto dir = golden_dir("boundary");
-  for (const char* name : kLabelMaps) {
-    const cv::Mat labels = read_png_fixture(dir / "labels" / (std::string(name) + ".png"));
-    const cv::Mat expected = read_png_fixture(dir / "inverseform_edges" / (std::string(name) + ".png"));
-    EXPECT_EQ(count_mismatches(to_mat(ops::inverseform_edges(to_tensor(labels))), expected), 0) << name;
+  testing::CaseCount cases("label maps of inverseform_edges/");
+  for (const auto& edges : testing::golden_files("boundary", "inverseform_edges", ".png")) {
+    const cv::Mat labels = read_png_fixture(dir / "labels" / (edges.stem + ".png"));
+    const cv::Mat expected = read_png_fixture(edges.path);
+    EXPECT_EQ(count_mismatches(to_mat(ops::inverseform_edges(to_tensor(labels))), expected), 0) << edges.stem;
+    cases.add();
   }
 }
 
 TEST(GoldenBoundary, Seg2bmapMatchesReference) {
   const auto dir = golden_dir("boundary");
-  for (const char* name : {"m75x100", "m61x113", "m61x113_border_255"}) {
-    const cv::Mat mask = read_png_fixture(dir / "mask_to_boundary" / (std::string(name) + ".png"));
-    const cv::Mat expected = read_png_fixture(dir / "seg2bmap" / (std::string(name) + ".png"));
-    EXPECT_EQ(count_mismatches(to_mat(ops::seg2bmap(to_tensor(mask))), expected), 0) << name;
+  testing::CaseCount cases("masks of seg2bmap/");
+  for (const auto& bmap : testing::golden_files("boundary", "seg2bmap", ".png")) {
+    // The inputs are masks of the mask_to_boundary case (MANIFEST.md).
+    const cv::Mat mask = read_png_fixture(dir / "mask_to_boundary" / (bmap.stem + ".png"));
+    const cv::Mat expected = read_png_fixture(bmap.path);
+    EXPECT_EQ(count_mismatches(to_mat(ops::seg2bmap(to_tensor(mask))), expected), 0) << bmap.stem;
+    cases.add();
   }
 }
 

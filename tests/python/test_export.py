@@ -8,7 +8,8 @@ import pytest
 
 torch = pytest.importorskip("torch", reason="python3-torch is not installed: serving an export needs it")
 
-from test_convert_checkpoint import GOLDEN, convert_checkpoint, read_safetensors  # noqa: E402
+from test_convert_checkpoint import (GOLDEN, convert_checkpoint, golden_model_case, golden_weights,  # noqa: E402
+                                     read_safetensors)
 
 CLI = os.environ.get("BOUNDSEG_CLI")
 
@@ -21,60 +22,68 @@ def export(*args):
 
 
 def golden_io(name):
-    path = GOLDEN / f"{name}_io.safetensors"
-    if not path.exists():
-        pytest.skip(f"golden file {path} is missing (set BOUNDSEG_GOLDEN_DIR)")
-    return {k: e.to_torch() for k, e in read_safetensors(path)[0].items()}
+    return {k: e.to_torch() for k, e in read_safetensors(GOLDEN / f"{name}_io.safetensors")[0].items()}
 
 
-def golden_w18(tmp_path):
-    """The golden HRNet-W18+OCR: (entries by key, one merged weights file, its JSON config)."""
-    # The golden weights are split in two files; merge them with the converter's writer.
-    entries = read_safetensors(GOLDEN / "openseg_hrnet18_ocr_weights-backbone.safetensors")[0]
-    entries.update(read_safetensors(GOLDEN / "openseg_hrnet18_ocr_weights-heads.safetensors")[0])
-    weights = tmp_path / "w18.safetensors"
+# BPR's networks by patch size S (bpr.md §4.1): a case's network is the one its input size names.
+BPR_NETS = {128: "bpr_hrnet18s", 256: "bpr_hrnet48"}
+
+
+def golden_ocr(tmp_path):
+    """The golden openseg HRNet + OCR case (its io file stores out_aux): (weight entries by key, one merged weights
+    file, its JSON config, the io tensors)."""
+    name, index = golden_model_case("out_aux")
+    entries = golden_weights(index)
+    io = golden_io(name)
+    # The weights are split in several files; merge them with the converter's writer.
+    weights = tmp_path / "ocr.safetensors"
     convert_checkpoint.write_safetensors(weights, [(k, e.to_torch()) for k, e in entries.items()], {})
-    config = tmp_path / "w18.json"
-    config.write_text(json.dumps({"arch": "hrnet_w18_ocr", "bn_variant": "abn_leaky"}))
-    return entries, weights, config
+    config = tmp_path / "ocr.json"
+    # openseg names its backbones hrnet<W> after the first branch's width, boundseg's zoo hrnet_w<W>_ocr.
+    arch = f"hrnet_w{io['backbone_out0'].shape[1]}_ocr"
+    config.write_text(json.dumps({"arch": arch, "bn_variant": "abn_leaky"}))
+    return entries, weights, config, io
 
 
 def test_exported_bpr_network_reproduces_the_reference_logits(tmp_path):
+    name, index = golden_model_case("fg_prob64")
+    io = golden_io(name)
+    weights = sorted(set(index["weight_map"].values()))
+    assert len(weights) == 1, weights  # the CLI takes one weights file
     out = tmp_path / "bpr.pt"
-    export("--model", "bpr_hrnet18s", "--weights", GOLDEN / "bpr_hrnet18s_128_weights.safetensors", "--out", out)
+    export("--model", BPR_NETS[io["input"].shape[-1]], "--weights", GOLDEN / weights[0], "--out", out)
     module = torch.jit.load(str(out))
-    io = golden_io("bpr_hrnet18s_128")
     torch.set_num_threads(1)  # as the golden was made
     with torch.no_grad():
         logits = module(io["input"])
     assert (logits - io["logits"]).abs().max().item() <= 1e-4  # MANIFEST.md tolerance
-    index = json.loads((GOLDEN / "bpr_hrnet18s_128_weights_index.json").read_text())
     assert list(module.state_dict()) == index["keys_in_order"]
 
 
 def test_exported_hrnet_ocr_from_a_config_runs_at_any_size(tmp_path):
-    _, weights, config = golden_w18(tmp_path)
-    out = tmp_path / "w18.pt"
+    _, weights, config, io = golden_ocr(tmp_path)
+    out = tmp_path / "ocr.pt"
     export("--model", config, "--weights", weights, "--out", out, "--example", "64x96")  # traced at another size
 
     module = torch.jit.load(str(out))
-    io = golden_io("openseg_hrnet18_ocr")
     torch.set_num_threads(1)
+    classes, h, w = io["out"].shape[1:]
     with torch.no_grad():
-        out_128 = module(io["input"])
+        out_full = module(io["input"])
         batch = module(torch.cat([io["input"], io["input"].flip(3)]))
-        odd = module(io["input"][:, :, :100, :70])
-    assert out_128.shape == io["out"].shape
-    # Same class as the reference at every pixel (the C++ golden test's criterion for this case).
-    assert torch.equal(out_128.argmax(1), io["out"].argmax(1))
-    assert batch.shape == (2, 19, 128, 128)
-    assert (batch[:1] - out_128).abs().max().item() <= 1e-3  # batch 2 changes only kernel rounding
-    assert odd.shape == (1, 19, 100, 70)
+        odd = module(io["input"][:, :, : max(1, h - 28), : max(1, w - 58)])
+    assert out_full.shape == io["out"].shape
+    # Same class as the reference at every pixel (the manifest's criterion for this case).
+    assert torch.equal(out_full.argmax(1), io["out"].argmax(1))
+    assert batch.shape == (2, classes, h, w)
+    assert (batch[:1] - out_full).abs().max().item() <= 1e-3  # batch 2 changes only kernel rounding
+    assert odd.shape == (1, classes, max(1, h - 28), max(1, w - 58))
 
 
 def test_training_export_trains_in_pytorch_and_keeps_the_weights(tmp_path):
-    entries, weights, config = golden_w18(tmp_path)
-    out = tmp_path / "w18_train.pt"
+    entries, weights, config, io = golden_ocr(tmp_path)
+    classes = io["out"].shape[1]
+    out = tmp_path / "ocr_train.pt"
     export("--train", "--model", config, "--weights", weights, "--out", out, "--example", "64x64")
 
     module = torch.jit.load(str(out))
@@ -86,13 +95,13 @@ def test_training_export_trains_in_pytorch_and_keeps_the_weights(tmp_path):
     torch.manual_seed(0)
     x = torch.randn(2, 3, 64, 64)
     aux, main = module(x)  # (aux, out), the reference's order, both at the input size
-    assert aux.shape == main.shape == (2, 19, 64, 64)
+    assert aux.shape == main.shape == (2, classes, 64, 64)
     # Batch statistics: an image's output depends on the other images of the batch (eval mode would not).
     _, alone = module(x[:1])
     assert (alone - main[:1]).abs().max().item() > 1e-3
     assert not torch.equal(state["backbone.bn1.running_mean"], entries["backbone.bn1.running_mean"].to_torch())
     # One SGD step on a cross entropy lowers it.
-    target = torch.randint(0, 19, (2, 64, 64))
+    target = torch.randint(0, classes, (2, 64, 64))
     optimizer = torch.optim.SGD(module.parameters(), lr=0.01, momentum=0.9)
     torch.manual_seed(1)
     before = torch.nn.functional.cross_entropy(module(x)[1], target)

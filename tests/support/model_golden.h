@@ -6,11 +6,15 @@
 #include <torch/nn/module.h>
 
 #include <map>
+#include <regex>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "boundseg/io/safetensors.h"
+#include "boundseg/models/bpr_net.h"
+#include "boundseg/models/hrnet_ocr.h"
 #include "boundseg/models/state_dict.h"
 #include "support/golden.h"
 
@@ -52,6 +56,65 @@ inline std::map<std::string, at::Tensor> golden_weights(const std::string& name)
     }
   }
   return weights;
+}
+
+/// A model case of shared/golden/models: <name>_io.safetensors (input and reference outputs) with its
+/// <name>_weights_index.json.
+struct ModelCase {
+  std::string name;
+  io::Safetensors io;
+  const at::Tensor& tensor(const std::string& key) const { return io.tensors.at(key); }
+};
+
+/// The model cases whose io file holds every tensor named in `outputs`. The stored outputs tell which reference
+/// network made a case (BPR stores `fg_prob64`, openseg's HRNet+OCR `out_aux`), not its name, which other case sets
+/// may choose differently.
+inline std::vector<ModelCase> model_cases_with(const std::vector<std::string>& outputs) {
+  std::vector<ModelCase> cases;
+  for (const auto& file : golden_files("models", "", "_io.safetensors")) {
+    if (!std::filesystem::exists(golden_dir("models") / (file.stem + "_weights_index.json"))) continue;
+    io::Safetensors io = io::read_safetensors(file.path);
+    bool all = true;
+    for (const auto& name : outputs) all = all && io.tensors.count(name) > 0;
+    if (all) cases.push_back({file.stem, std::move(io)});
+  }
+  return cases;
+}
+
+/// The BPR refiner cases (their io files hold `fg_prob64`).
+inline std::vector<ModelCase> bpr_cases() {
+  return model_cases_with({"input", "logits", "prob", "fg_prob64", "backbone_out0"});
+}
+
+/// The BPR network of a case, read off its data: each registered network has its own patch size S (bpr.md §4.1),
+/// the size of the case's input. "" with a test failure when none fits.
+inline std::string bpr_net_of(const ModelCase& c) {
+  for (const std::string& name : models::registered_bpr_nets())
+    if (models::bpr_input_size(name) == c.tensor("input").size(-1)) return name;
+  ADD_FAILURE() << c.name << ": no registered BPR network takes " << c.tensor("input").sizes() << " inputs";
+  return "";
+}
+
+/// The openseg HRNet + OCR cases (their io files hold `out_aux`).
+inline std::vector<ModelCase> ocr_cases() { return model_cases_with({"input", "out", "out_aux", "backbone_out0"}); }
+
+/// The openseg network of a case, read off its data: openseg names its backbone configs hrnet<W> after the width W of
+/// the first branch (backbone_out0's channels); the classes are `out`'s channels.
+inline models::HrnetOcrOptions ocr_options_of(const ModelCase& c) {
+  return models::hrnet_ocr_options("hrnet" + std::to_string(c.tensor("backbone_out0").size(1)),
+                                   c.tensor("out").size(1));
+}
+
+/// The number the manifest states in the case's section as "<N> <what>" (e.g. "12666322 parameters"); -1 with a test
+/// failure when it states none.
+inline int64_t manifest_count(const std::string& case_name, const std::string& what) {
+  const std::string text = manifest_section("models", case_name);
+  std::smatch match;
+  if (!std::regex_search(text, match, std::regex("([0-9]+) " + what))) {
+    ADD_FAILURE() << "models/MANIFEST.md states no '<N> " << what << "' in section '### " << case_name << "'";
+    return -1;
+  }
+  return std::stoll(match[1].str());
 }
 
 inline int64_t parameter_count(const torch::nn::Module& module) {
