@@ -5,19 +5,10 @@
 
 namespace boundseg::data {
 
-// One line per target: its entry function is defined in src/data/targets/<name>.cpp.
+using RegisteredProduct = const Target;
+// One name per target: its entry function is defined in src/data/targets/<name>.cpp.
 #define BOUNDSEG_TARGETS(X) X(rgb) X(roi) X(cbl_boundary) X(inverseform_edges)
-
-#define BOUNDSEG_DECLARE_TARGET(name) TargetEntry name##_target_entry();
-BOUNDSEG_TARGETS(BOUNDSEG_DECLARE_TARGET)
-#undef BOUNDSEG_DECLARE_TARGET
-
-const Registry<TargetEntry>& target_registry() {
-#define BOUNDSEG_TARGET_ENTRY(name) name##_target_entry(),
-  static const Registry<TargetEntry> registry({BOUNDSEG_TARGETS(BOUNDSEG_TARGET_ENTRY)});
-#undef BOUNDSEG_TARGET_ENTRY
-  return registry;
-}
+BOUNDSEG_DEFINE_REGISTRY(target_registry, BOUNDSEG_TARGETS)
 
 std::vector<std::string> registered_targets() { return target_registry().names(); }
 

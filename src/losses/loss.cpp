@@ -9,19 +9,10 @@
 
 namespace boundseg::losses {
 
-// One line per loss: its entry function is defined in src/losses/terms/<name>.cpp.
+using RegisteredProduct = Loss;
+// One name per loss: its entry function is defined in src/losses/terms/<name>.cpp.
 #define BOUNDSEG_LOSSES(X) X(ce) X(ohem_ce) X(boundary_ce) X(pce) X(densecrf) X(ncut) X(size)
-
-#define BOUNDSEG_DECLARE_LOSS(name) LossEntry name##_loss_entry();
-BOUNDSEG_LOSSES(BOUNDSEG_DECLARE_LOSS)
-#undef BOUNDSEG_DECLARE_LOSS
-
-const Registry<LossEntry>& loss_registry() {
-#define BOUNDSEG_LOSS_ENTRY(name) name##_loss_entry(),
-  static const Registry<LossEntry> registry({BOUNDSEG_LOSSES(BOUNDSEG_LOSS_ENTRY)});
-#undef BOUNDSEG_LOSS_ENTRY
-  return registry;
-}
+BOUNDSEG_DEFINE_REGISTRY(loss_registry, BOUNDSEG_LOSSES)
 
 std::vector<std::string> registered_losses() { return loss_registry().names(); }
 

@@ -66,3 +66,15 @@ class Registry {
 };
 
 }  // namespace boundseg
+
+/// Defines `const Registry<Entry<RegisteredProduct>>& FUNCTION()` from an X-macro LIST of names, in a .cpp that
+/// declares `using RegisteredProduct = ...;`: each name's `Entry<RegisteredProduct> <name>_entry()` is defined in its
+/// own file, and adding one is a name in LIST.
+#define BOUNDSEG_DECLARE_ENTRY(name) ::boundseg::Entry<RegisteredProduct> name##_entry();
+#define BOUNDSEG_LIST_ENTRY(name) name##_entry(),
+#define BOUNDSEG_DEFINE_REGISTRY(FUNCTION, LIST)                                                        \
+  LIST(BOUNDSEG_DECLARE_ENTRY)                                                                          \
+  const ::boundseg::Registry<::boundseg::Entry<RegisteredProduct>>& FUNCTION() {                        \
+    static const ::boundseg::Registry<::boundseg::Entry<RegisteredProduct>> registry({LIST(BOUNDSEG_LIST_ENTRY)}); \
+    return registry;                                                                                    \
+  }

@@ -26,7 +26,7 @@ class CblBoundaryTarget : public TargetWithOptions<CblBoundaryTarget, ops::CblBo
 
 }  // namespace
 
-TargetEntry cbl_boundary_target_entry() {
+TargetEntry cbl_boundary_entry() {
   return CblBoundaryTarget::entry(
       "cbl_boundary", "(B, H, W) uint8 {0, 1, ignore}: CBL's boundary band of the full-size label (dilation_ratio)");
 }

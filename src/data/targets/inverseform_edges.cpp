@@ -24,7 +24,7 @@ class InverseformEdgesTarget : public TargetWithOptions<InverseformEdgesTarget, 
 
 }  // namespace
 
-TargetEntry inverseform_edges_target_entry() {
+TargetEntry inverseform_edges_entry() {
   return InverseformEdgesTarget::entry("inverseform_edges",
                                        "(B, H, W) uint8 0/1 edges of the augmented label (radius, InverseForm/GSCNN)");
 }

@@ -4,7 +4,7 @@
 
 namespace boundseg::data {
 
-TargetEntry rgb_target_entry() {
+TargetEntry rgb_entry() {
   return simple_target("rgb", "(B, 3, H, W) float RGB 0..255 of the augmented images (DenseCRF-type losses)",
                        [](const AugmentedSample& sample) { return rgb_float_tensor(sample.image); });
 }

@@ -5,7 +5,7 @@
 
 namespace boundseg::data {
 
-TargetEntry roi_target_entry() {
+TargetEntry roi_entry() {
   return simple_target("roi", "(B, H, W) float, 1 on image pixels and 0 on padding (regularised losses)",
                        [](const AugmentedSample& sample) { return byte_tensor(sample.inside).to(at::kFloat); });
 }

@@ -27,7 +27,7 @@ class BoundaryCeLoss : public detail::ClassWeightedLoss<BoundaryCeLoss, Weighted
 
 }  // namespace
 
-LossEntry boundary_ce_loss_entry() {
+LossEntry boundary_ce_entry() {
   return BoundaryCeLoss::entry("boundary_ce",
                                "cross entropy over the pixels of the cbl_boundary target (boundaries weighted up)");
 }

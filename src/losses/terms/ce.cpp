@@ -19,7 +19,7 @@ class CeLoss : public detail::ClassWeightedLoss<CeLoss, WeightedCrossEntropyOpti
 
 }  // namespace
 
-LossEntry ce_loss_entry() {
+LossEntry ce_entry() {
   return CeLoss::entry("ce", "class-weighted cross entropy (openseg FSCELoss); class_weights: list or cityscapes");
 }
 

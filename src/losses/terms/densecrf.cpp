@@ -4,7 +4,7 @@
 
 namespace boundseg::losses {
 
-LossEntry densecrf_loss_entry() {
+LossEntry densecrf_entry() {
   return detail::CrfRegulariser<DenseCrfLossOptions, dense_crf_loss>::entry(
       "densecrf", "DenseCRF loss on the softmax (rloss): sigma_rgb, sigma_xy, scale_factor, gradient, lattice");
 }

@@ -3,7 +3,7 @@
 
 namespace boundseg::losses {
 
-LossEntry ncut_loss_entry() {
+LossEntry ncut_entry() {
   return detail::CrfRegulariser<NormalizedCutLossOptions, normalized_cut_loss>::entry(
       "ncut", "normalized-cut loss on the softmax (rloss): sigma_rgb, sigma_xy, scale_factor, gradient, lattice");
 }

@@ -24,7 +24,7 @@ class OhemCeLoss : public detail::ClassWeightedLoss<OhemCeLoss, OhemCrossEntropy
 
 }  // namespace
 
-LossEntry ohem_ce_loss_entry() {
+LossEntry ohem_ce_entry() {
   return OhemCeLoss::entry("ohem_ce", "OHEM cross entropy (openseg FSOhemCELoss): thresh, min_kept per process");
 }
 

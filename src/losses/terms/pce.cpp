@@ -23,7 +23,7 @@ class PceLoss : public LogitsLoss<PceLoss, PartialCrossEntropyOptions> {
 
 }  // namespace
 
-LossEntry pce_loss_entry() {
+LossEntry pce_entry() {
   return PceLoss::entry("pce", "partial cross entropy over labelled pixels (rloss); batch_average as rloss' PyTorch");
 }
 

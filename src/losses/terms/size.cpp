@@ -51,7 +51,7 @@ class SizeTerm : public LogitsLoss<SizeTerm, SizeTermOptions> {
 
 }  // namespace
 
-LossEntry size_loss_entry() {
+LossEntry size_entry() {
   return SizeTerm::entry("size", "lower size bounds for the classes labelled in the crop: min_fraction of the ROI");
 }
 
