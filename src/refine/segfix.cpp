@@ -3,6 +3,7 @@
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
+#include <c10/core/GradMode.h>
 
 #include <algorithm>
 #include <cmath>
@@ -179,6 +180,7 @@ SegFixPrediction segfix_predict(const at::Tensor& image, const SegFixForward& fo
   check_float_4d(image, where, "image", "(N, C, H, W)");
   require(image.numel() > 0, where, "'image'", "be non-empty", [&] { return "a " + describe(image); });
   require(static_cast<bool>(forward), where, "'forward'", "be callable", [] { return std::string("an empty one"); });
+  c10::NoGradGuard no_grad;  // test time, as the reference's torch.no_grad()
   if (!options.sliding_window()) {
     const auto outputs = single_scale(image, forward, where);
     return {outputs.first, outputs.second};

@@ -150,8 +150,10 @@ TEST(SegFixCropStarts, MatchTheSpecExamplesAndCoverTheAxis) {
 // records where each crop came from (channel 0 holds the row index, channel 1 the column index of the image).
 struct FakeNet {
   std::vector<std::pair<int64_t, int64_t>> calls;
+  bool grad_mode_seen = false;
   std::pair<at::Tensor, at::Tensor> operator()(const at::Tensor& crop) {
     calls.emplace_back(crop[0][0][0][0].item<int64_t>(), crop[0][1][0][0].item<int64_t>());
+    grad_mode_seen = grad_mode_seen || c10::GradMode::is_enabled();
     const at::Tensor pooled = at::avg_pool2d(crop, {2, 2}, {2, 2}, {0, 0}, /*ceil_mode=*/true);
     const at::Tensor mask = at::cat({pooled.narrow(1, 2, 1), pooled.narrow(1, 2, 1).mul(-0.5).add(0.1)}, 1);
     const at::Tensor dir =
@@ -209,6 +211,7 @@ TEST(SegFixPredict, SlidingWindowFollowsTheReferenceOrderAndAverages) {
   for (int64_t y : {0, 4, 8, 12, 16, 18})
     for (int64_t x = 0; x <= 28; x += 4) order.emplace_back(y, x);
   EXPECT_EQ(net.calls, order);
+  EXPECT_FALSE(net.grad_mode_seen);  // test time: no autograd graph
   ASSERT_EQ(got.mask_prob.sizes(), (at::IntArrayRef{2, 2, 30, 40}));
   ASSERT_EQ(got.dir_logits.sizes(), (at::IntArrayRef{2, 8, 30, 40}));
   EXPECT_TRUE(at::allclose(got.mask_prob, want.mask_prob, 0, 1e-6));

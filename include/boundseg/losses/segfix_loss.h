@@ -30,7 +30,7 @@ void validate(const SegFixLossOptions& options, const char* where);
 
 /// The loader's SegFix targets at label resolution (segfix.md §3).
 struct SegFixTargets {
-  /// trainIds (N, H, W) int64, -1 = ignore.
+  /// trainIds (N, H, W), any integer dtype (int64 from the loader), -1 = ignore.
   at::Tensor seg;
   /// int32(depth) (N, H, W), any integer dtype.
   at::Tensor distance;

@@ -62,7 +62,8 @@ struct SegFixPrediction {
 /// segfix_crop_starts) mask = softmax(mask logits) at the network's resolution, both maps bilinearly upsampled
 /// (align_corners=True) to the window size, summed with a per-pixel count, divided at the end. An image smaller than
 /// the window is first padded with zeros on the right/bottom to the window size and the outputs are cropped back
-/// (the reference crashes there, segfix.md §10 #5/#6). image: float (N, C, H, W), already normalised.
+/// (the reference crashes there, segfix.md §10 #5/#6). Runs without autograd (test time).
+/// image: float (N, C, H, W), already normalised.
 SegFixPrediction segfix_predict(const at::Tensor& image, const SegFixForward& forward,
                                 const SegFixPredictOptions& options = {});
 
