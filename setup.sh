@@ -12,7 +12,8 @@ shift || true
 
 packages=(cmake ninja-build g++ ccache pkg-config zlib1g-dev libpng-dev
           libtorch-dev libopencv-dev nlohmann-json3-dev libcli11-dev libfmt-dev
-          libgtest-dev libbenchmark-dev libyaml-cpp-dev libgloo-dev python3-torch python3-pytest python3-opencv python3-numpy
+          libgtest-dev libbenchmark-dev libyaml-cpp-dev libgloo-dev libmatio-dev python3-torch python3-pytest python3-opencv python3-numpy
+          python3-scipy
           libopenblas0-openmp)
 # libopenblas0-openmp: Debian's LibTorch calls libblas.so.3 for every convolution oneDNN does not take (all of them
 # when training on one thread); the alternatives system then gives it OpenBLAS instead of the reference BLAS,

@@ -10,7 +10,7 @@
 
 #include "boundseg/config/train_config.h"
 #include "boundseg/core/error.h"
-#include "boundseg/data/cityscapes_labels.h"
+#include "boundseg/io/cityscapes_labels.h"
 #include "boundseg/io/safetensors.h"
 #include "boundseg/losses/loss.h"
 #include "boundseg/models/zoo.h"

@@ -7,7 +7,7 @@
 
 #include "boundseg/core/error.h"
 #include "boundseg/core/progress.h"
-#include "boundseg/data/cityscapes_labels.h"
+#include "boundseg/io/cityscapes_labels.h"
 #include "boundseg/io/png.h"
 #include "boundseg/io/safetensors.h"
 #include "boundseg/models/inference.h"

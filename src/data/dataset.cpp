@@ -7,7 +7,7 @@
 #include <opencv2/core.hpp>
 
 #include "boundseg/core/error.h"
-#include "boundseg/data/cityscapes_labels.h"
+#include "boundseg/io/cityscapes_labels.h"
 #include "boundseg/io/png.h"
 
 namespace boundseg::data {

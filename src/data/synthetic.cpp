@@ -9,7 +9,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "boundseg/core/progress.h"
-#include "boundseg/data/cityscapes_labels.h"
+#include "boundseg/io/cityscapes_labels.h"
 #include "boundseg/io/atomic_file.h"
 #include "boundseg/io/png.h"
 

@@ -6,7 +6,7 @@
 #include <limits>
 
 #include "boundseg/core/error.h"
-#include "boundseg/data/cityscapes_labels.h"
+#include "boundseg/io/cityscapes_labels.h"
 #include "boundseg/ops/boundary_kernels.h"
 
 namespace boundseg::metrics {

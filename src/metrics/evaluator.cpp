@@ -13,7 +13,7 @@
 
 #include "boundseg/core/error.h"
 #include "boundseg/core/progress.h"
-#include "boundseg/data/cityscapes_labels.h"
+#include "boundseg/io/cityscapes_labels.h"
 #include "boundseg/io/png.h"
 #include "boundseg/ops/boundary_kernels.h"
 

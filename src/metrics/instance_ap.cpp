@@ -14,7 +14,7 @@
 #include <unordered_map>
 
 #include "boundseg/core/error.h"
-#include "boundseg/data/cityscapes_labels.h"
+#include "boundseg/io/cityscapes_labels.h"
 #include "boundseg/io/atomic_file.h"
 #include "boundseg/io/cityscapes_instances.h"
 #include "boundseg/io/png.h"

@@ -7,7 +7,7 @@
 #include <string>
 
 #include "boundseg/core/error.h"
-#include "boundseg/data/cityscapes_labels.h"
+#include "boundseg/io/cityscapes_labels.h"
 #include "boundseg/io/png.h"
 
 namespace boundseg::metrics {

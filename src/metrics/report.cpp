@@ -5,7 +5,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "boundseg/data/cityscapes_labels.h"
+#include "boundseg/io/cityscapes_labels.h"
 #include "boundseg/metrics/evaluator.h"
 
 namespace boundseg::metrics {

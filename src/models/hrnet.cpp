@@ -204,17 +204,20 @@ class DownStepImpl : public torch::nn::Module {
 };
 TORCH_MODULE(DownStep);
 
-/// HighResolutionModule (§1): parallel BasicBlock branches, then every output i sums all branches brought to its
-/// resolution, then ReLU. Keys `branches.<b>.<blk>.*`, `fuse_layers.<i>.<j>[.<k>].{0,1}.*` (no entry for j == i).
+/// HighResolutionModule (§1): parallel BasicBlock (or Bottleneck) branches, then every output i sums all branches
+/// brought to its resolution, then ReLU. Keys `branches.<b>.<blk>.*`, `fuse_layers.<i>.<j>[.<k>].{0,1}.*` (no entry for
+/// j == i).
 class HighResolutionModuleImpl : public torch::nn::Module {
  public:
+  /// channels: each branch's width; bottleneck branches (HighResolutionNext's stage 1) have channels / 4 planes.
   HighResolutionModuleImpl(const std::vector<int64_t>& channels, int64_t num_blocks, BnNaming naming,
-                           bool align_corners)
+                           bool align_corners, bool bottleneck = false)
       : align_corners_(align_corners) {
     const auto n = static_cast<int64_t>(channels.size());
     auto branches = register_module("branches", torch::nn::ModuleList());
     for (int64_t b = 0; b < n; ++b) {
-      branches_.push_back(make_blocks(false, channels[b], channels[b], num_blocks, naming));
+      const int64_t planes = bottleneck ? channels[b] / 4 : channels[b];
+      branches_.push_back(make_blocks(bottleneck, channels[b], planes, num_blocks, naming));
       branches->push_back(branches_.back());
     }
     if (n == 1) return;  // a single branch has no fusion
@@ -298,10 +301,13 @@ void validate(const HrnetOptions& options, const char* where) {
           [&] { return std::to_string(options.in_channels()); });
   require(options.mask_channels() >= 0, where, "'mask_channels'", "be non-negative",
           [&] { return std::to_string(options.mask_channels()); });
+  require(!options.high_resolution_next() || options.mask_channels() == 0, where, "'mask_channels'",
+          "be 0 with high_resolution_next (BPR's conv_mask joins a two-conv stem)",
+          [&] { return std::to_string(options.mask_channels()); });
 }
 
 std::vector<std::string> registered_hrnets() {
-  return {"hrnet18", "hrnet32", "hrnet48", "hrnet64", "hrnetv2_w18_small", "hrnetv2_w48", "hrnet_tiny"};
+  return {"hrnet18", "hrnet32", "hrnet48", "hrnet64", "hrnet2x20", "hrnetv2_w18_small", "hrnetv2_w48", "hrnet_tiny"};
 }
 
 HrnetOptions hrnet_options(const std::string& name, BnNaming bn_naming) {
@@ -311,6 +317,8 @@ HrnetOptions hrnet_options(const std::string& name, BnNaming bn_naming) {
   if (name == "hrnetv2_w48") return mmseg;
   // boundseg's CPU demo backbone: W16, one module per stage, one block per branch (~1.3 M parameters).
   if (name == "hrnet_tiny") return HrnetOptions().width(16).stage_modules({1, 1, 1}).num_blocks(1).bn_naming(bn_naming);
+  // HRNet2x-W20 (HRNET2X_20 of hrnet_config.py): modules {1, 4, 3}, 4 blocks, widths 20..320.
+  if (name == "hrnet2x20") return HrnetOptions().width(20).high_resolution_next(true).bn_naming(bn_naming);
   for (const char* known : {"hrnet18", "hrnet32", "hrnet48", "hrnet64"}) {
     // The four openseg hrnetW configs differ only in W (hrnet_config.py); the name ends with W.
     if (name == known) return HrnetOptions().width(std::stoll(name.substr(5))).bn_naming(bn_naming);
@@ -368,18 +376,33 @@ std::vector<at::Tensor> HrnetImpl::apply(const Transition& t, const std::vector<
 HrnetImpl::HrnetImpl(const HrnetOptions& options) : options_(options) {
   validate(options_, "Hrnet");
   const BnNaming naming = options_.bn_naming();
-  // Stem: two stride-2 conv3x3 to 64 channels at 1/4 (§1 table).
+  const bool next = options_.high_resolution_next();
+  std::vector<int64_t> pre = {256};
   conv1_ = register_module("conv1", conv(options_.in_channels(), 64, 3, 2));
   bn1_ = register_module("bn1", BatchNorm(batch_norm_options(64, naming)));
-  conv2_ = register_module("conv2", conv(64, 64, 3, 2));
-  bn2_ = register_module("bn2", BatchNorm(batch_norm_options(64, naming)));
-  // Stage 1: Bottlenecks with 64 planes (expansion 4) -> 256 channels.
-  layer1_ = register_module("layer1", detail::make_blocks(true, 64, 64, options_.num_blocks(), naming));
-
-  std::vector<int64_t> pre = {256};
+  if (!next) {
+    // Stem: two stride-2 conv3x3 to 64 channels at 1/4 (§1 table).
+    conv2_ = register_module("conv2", conv(64, 64, 3, 2));
+    bn2_ = register_module("bn2", BatchNorm(batch_norm_options(64, naming)));
+    // Stage 1: Bottlenecks with 64 planes (expansion 4) -> 256 channels.
+    layer1_ = register_module("layer1", detail::make_blocks(true, 64, 64, options_.num_blocks(), naming));
+  } else {
+    // HighResolutionNext (§1 table, hrnet2x20): the stem stops at 1/2; transition0 makes a 128-channel branch at 1/2
+    // and a 256-channel one at 1/4 for stage 1, one module of Bottlenecks with planes 32 and 64 (STAGE1 of
+    // HRNET2X_20).
+    pre = {128, 256};
+    transitions_.push_back(make_transition("transition0", {64}, pre));
+    auto stage = register_module("stage1", torch::nn::ModuleList());
+    auto module = std::make_shared<detail::HighResolutionModuleImpl>(pre, options_.num_blocks(), naming,
+                                                                     options_.align_corners(), /*bottleneck=*/true);
+    stage->push_back(module);
+    stages_.push_back({module});
+  }
+  // Stages 2-4: 2, 3, 4 branches (hrnetW) or 3, 4, 5 (HighResolutionNext) of W·2^b channels.
+  const int extra_branch = next ? 1 : 0;
   for (int s = 0; s < 3; ++s) {
     std::vector<int64_t> cur;
-    for (int b = 0; b < s + 2; ++b) cur.push_back(options_.width() << b);
+    for (int b = 0; b < s + 2 + extra_branch; ++b) cur.push_back(options_.width() << b);
     transitions_.push_back(make_transition("transition" + std::to_string(s + 1), pre, cur));
     auto stage = register_module("stage" + std::to_string(s + 2), torch::nn::ModuleList());
     stages_.emplace_back();
@@ -411,8 +434,13 @@ std::vector<at::Tensor> HrnetImpl::forward(const at::Tensor& x) {
     y = conv1_->forward(x);
   }
   y = at::relu(bn1_->forward(y));
-  y = at::relu(bn2_->forward(conv2_->forward(y)));
-  std::vector<at::Tensor> ys = {layer1_->forward(y)};
+  std::vector<at::Tensor> ys;
+  if (options_.high_resolution_next()) {
+    ys = {y};  // transition0 and stage1 are the first entries of transitions_ and stages_
+  } else {
+    y = at::relu(bn2_->forward(conv2_->forward(y)));
+    ys = {layer1_->forward(y)};
+  }
   for (size_t s = 0; s < stages_.size(); ++s) {
     ys = apply(transitions_[s], ys);
     for (const auto& module : stages_[s]) ys = module->forward(std::move(ys));
@@ -422,6 +450,7 @@ std::vector<at::Tensor> HrnetImpl::forward(const at::Tensor& x) {
 
 FeatureSpec HrnetImpl::feature_spec() const {
   const int64_t w = options_.width();
+  if (options_.high_resolution_next()) return FeatureSpec{{w, 2 * w, 4 * w, 8 * w, 16 * w}, {2, 4, 8, 16, 32}};
   return FeatureSpec{{w, 2 * w, 4 * w, 8 * w}, {4, 8, 16, 32}};
 }
 

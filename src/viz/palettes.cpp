@@ -4,7 +4,7 @@
 #include <string>
 
 #include "boundseg/core/error.h"
-#include "boundseg/data/cityscapes_labels.h"
+#include "boundseg/io/cityscapes_labels.h"
 #include "boundseg/viz/render.h"
 
 namespace boundseg::viz {

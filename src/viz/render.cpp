@@ -7,7 +7,7 @@
 #include <array>
 #include <vector>
 
-#include "boundseg/data/cityscapes_labels.h"
+#include "boundseg/io/cityscapes_labels.h"
 #include "boundseg/ops/boundary_kernels.h"
 
 namespace boundseg::viz {

@@ -14,7 +14,7 @@
 
 #include "boundseg/io/atomic_file.h"
 #include "boundseg/io/png.h"
-#include "boundseg/data/cityscapes_labels.h"
+#include "boundseg/io/cityscapes_labels.h"
 #include "boundseg/io/safetensors.h"
 #include "boundseg/models/hrnet_ocr.h"
 #include "boundseg/models/state_dict.h"

@@ -6,7 +6,7 @@
 #include <opencv2/core.hpp>
 #include <opencv2/imgproc.hpp>
 
-#include "boundseg/data/cityscapes_labels.h"
+#include "boundseg/io/cityscapes_labels.h"
 #include "boundseg/data/scribbles.h"
 #include "boundseg/data/synthetic.h"
 #include "support/golden.h"

@@ -4,7 +4,7 @@
 #include <cmath>
 #include <fstream>
 
-#include "boundseg/data/cityscapes_labels.h"
+#include "boundseg/io/cityscapes_labels.h"
 #include "boundseg/io/png.h"
 #include "boundseg/metrics/instance_ap.h"
 #include "boundseg/ops/boundary_kernels.h"

@@ -3,7 +3,7 @@
 
 #include <random>
 
-#include "boundseg/data/cityscapes_labels.h"
+#include "boundseg/io/cityscapes_labels.h"
 #include "boundseg/io/png.h"
 #include "boundseg/metrics/pixel_metrics.h"
 #include "support/compare.h"

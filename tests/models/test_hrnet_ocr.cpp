@@ -265,8 +265,8 @@ TEST(HrnetOcr, RejectsBadOptionsAndInputs) {
   BOUNDSEG_EXPECT_THROWS_WITH(Hrnet(HrnetOptions().width(0)), "boundseg Hrnet: 'width' must be positive, but got 0.");
   BOUNDSEG_EXPECT_THROWS_WITH(Hrnet(HrnetOptions().stage_modules({1, 4})), "'stage_modules' must list");
   BOUNDSEG_EXPECT_THROWS_WITH(hrnet_options("hrnet17"),
-                              "'name' must be one of hrnet18, hrnet32, hrnet48, hrnet64, hrnetv2_w18_small, hrnetv2_w48, hrnet_tiny, "
-                              "but got 'hrnet17'.");
+                              "'name' must be one of hrnet18, hrnet32, hrnet48, hrnet64, hrnet2x20, hrnetv2_w18_small, "
+                              "hrnetv2_w48, hrnet_tiny, but got 'hrnet17'.");
   BOUNDSEG_EXPECT_THROWS_WITH(OcrHead(FeatureSpec{{8, 16}, {4, 8}}, OcrHeadOptions(0)),
                               "boundseg OcrHead: 'num_classes' must be positive, but got 0.");
   BOUNDSEG_EXPECT_THROWS_WITH(OcrHead(FeatureSpec{{8, 16}, {4, 8}}, OcrHeadOptions().dropout(1.0)),

@@ -16,7 +16,7 @@
 #include "boundseg/io/atomic_file.h"
 #include <opencv2/imgproc.hpp>
 
-#include "boundseg/data/cityscapes_labels.h"
+#include "boundseg/io/cityscapes_labels.h"
 #include "boundseg/data/synthetic.h"
 #include "boundseg/io/png.h"
 #include "boundseg/io/safetensors.h"

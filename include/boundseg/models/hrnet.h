@@ -97,13 +97,18 @@ struct HrnetOptions {
   /// align_corners of the bilinear upsampling in the fusion layers: true in openseg, false in mmseg (BPR). Default
   /// true.
   TORCH_ARG(bool, align_corners) = true;
+  /// openseg's HighResolutionNext layout (`hrnet2x20`, hrnet_ocr.md §1) instead of HighResolutionNet: one stride-2
+  /// stem conv (conv1, bn1) at 1/2, `transition0` to two Bottleneck branches of 128 and 256 channels (`stage1`, one
+  /// module), then stages 2-4 with 3, 4 and 5 BasicBlock branches of W·2^b channels: five outputs at strides 2..32.
+  /// stage_modules and num_blocks apply to stages 2-4 and to stage 1's blocks. Default false.
+  TORCH_ARG(bool, high_resolution_next) = false;
 };
 
 /// Throws boundseg::Error naming `where` and the first invalid option.
 void validate(const HrnetOptions& options, const char* where);
 
-/// Names accepted by hrnet_options: hrnet18, hrnet32, hrnet48, hrnet64 (openseg), hrnetv2_w18_small, hrnetv2_w48
-/// (mmseg), hrnet_tiny (boundseg's CPU demo size: W16, modules {1, 1, 1}, one block per branch).
+/// Names accepted by hrnet_options: hrnet18, hrnet32, hrnet48, hrnet64, hrnet2x20 (openseg), hrnetv2_w18_small,
+/// hrnetv2_w48 (mmseg), hrnet_tiny (boundseg's CPU demo size: W16, modules {1, 1, 1}, one block per branch).
 std::vector<std::string> registered_hrnets();
 
 /// Options of a named backbone config: openseg's `MODEL_CONFIGS` (hrnet_config.py; `bn_naming` applies), or mmseg's
@@ -120,13 +125,14 @@ class HighResolutionModuleImpl;
 /// (`stageS.<m>.branches.<b>.<blk>.*`, `stageS.<m>.fuse_layers.<i>.<j>.*`), then `conv_mask` when mask_channels > 0.
 /// All convs are bias-free.
 /// forward: x (N, in_channels + mask_channels, H, W) float -> 4 maps (N, W·2^i, ceil(H/2^(i+2)),
-/// ceil(W/2^(i+2))), i = 0..3.
+/// ceil(W/2^(i+2))), i = 0..3. With high_resolution_next (HighResolutionNext, keys conv1, bn1, transition0..3,
+/// stage1..4): 5 maps (N, W·2^i, ~H/2^(i+1), ~W/2^(i+1)), i = 0..4.
 class HrnetImpl : public torch::nn::Module {
  public:
   explicit HrnetImpl(const HrnetOptions& options = {});
 
   std::vector<at::Tensor> forward(const at::Tensor& x);
-  /// channels {W, 2W, 4W, 8W}, strides {4, 8, 16, 32}.
+  /// channels {W, 2W, 4W, 8W}, strides {4, 8, 16, 32}; HighResolutionNext: {W, .., 16W}, strides {2, .., 32}.
   FeatureSpec feature_spec() const;
   const HrnetOptions& options() const { return options_; }
 

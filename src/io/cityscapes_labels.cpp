@@ -1,5 +1,5 @@
 // Cityscapes label table values, copied from the specification (formats.md §2.1).
-#include "boundseg/data/cityscapes_labels.h"
+#include "boundseg/io/cityscapes_labels.h"
 
 #include <opencv2/core.hpp>
 
